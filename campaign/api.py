@@ -1,0 +1,270 @@
+"""JSON API `/api/v1`: campaigns, live counts, signing, signatories, territories."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi.spec import Operation
+from litestar.params import Parameter
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
+
+from campaign import signatures
+from campaign.migrations import pending_migrations
+from campaign.campaigns import Campaign
+from campaign.runtime import Runtime
+from campaign.validation import SigningBody, check_signing
+
+KEEP_ALIVE_SECONDS = 15.0
+
+
+class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
+    slug: str
+    title: str
+    addressees: str
+    summary: str
+    launch_at: datetime
+    goal: int
+    status: str
+    letter_version: int
+    total: int
+
+
+class Accepted(msgspec.Struct, frozen=True):
+    detail: str
+
+
+class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_code: str
+    territory_name: str
+    verified: bool
+    featured: bool
+    signed_at: datetime
+
+
+class SignatoryPage(msgspec.Struct, frozen=True):
+    total: int
+    items: list[SignatoryItem]
+
+
+class TerritoryItem(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    name: str
+    level: str
+    departement: str | None
+    region: str | None
+    postal_codes: list[str]
+
+
+def campaign_or_404(runtime: Runtime, slug: str) -> Campaign:
+    campaign = runtime.campaigns.get(slug)
+    if campaign is None:
+        raise NotFoundException(detail=f"Campagne inconnue : {slug}")
+    return campaign
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    defs = schema.pop("$defs", {})
+    ref = schema.get("$ref", "")
+    return dict(defs[ref.rsplit("/", 1)[1]]) if ref else schema
+
+
+class SigningOperation(Operation):
+    """Documents the signing body: the handler reads it itself, to report every field's error."""
+
+    def to_schema(self) -> dict[str, Any]:
+        schema = super().to_schema()
+        schema["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _inline(msgspec.json.schema(SigningBody))}},
+        }
+        return schema
+
+
+class CampaignApi(Controller):
+    path = "/api/v1/campaigns/{slug:str}"
+    tags = ["campagnes"]
+
+    @get("/", operation_id="getCampaign")
+    async def campaign(self, slug: str, runtime: Runtime) -> CampaignInfo:
+        """The campaign, its launch date, its goal and its total of confirmed signatures."""
+        c = campaign_or_404(runtime, slug)
+        return CampaignInfo(
+            slug=c.slug,
+            title=c.title,
+            addressees=c.addressees,
+            summary=c.summary,
+            launch_at=c.launch_at,
+            goal=c.goal,
+            status=c.status,
+            letter_version=c.current_version,
+            total=runtime.counts.campaign(c.id).total,
+        )
+
+    @get("/counts", operation_id="getCounts", cache=False)
+    async def counts(
+        self,
+        slug: str,
+        runtime: Runtime,
+        request: Request[Any, Any, Any],
+        level: Literal["region", "departement", "commune"] = "region",
+    ) -> Response[bytes]:
+        """Confirmed signatures per territory; a commune's count in its département and région."""
+        c = campaign_or_404(runtime, slug)
+        body, etag = runtime.counts.campaign(c.id).body(runtime.index, level)
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=2, stale-while-revalidate=10"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(body, media_type="application/json", headers=headers)
+
+    @get("/events", operation_id="streamCounts")
+    async def events(self, slug: str, runtime: Runtime) -> ServerSentEvent:
+        """Server-Sent Events: `counts` events with the new total and the changed territories."""
+        c = campaign_or_404(runtime, slug)
+        return ServerSentEvent(
+            _count_events(runtime, c.id),
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @post(
+        "/signatures",
+        operation_id="sign",
+        status_code=HTTP_202_ACCEPTED,
+        operation_class=SigningOperation,
+    )
+    async def sign(self, slug: str, runtime: Runtime, request: Request[Any, Any, Any]) -> Accepted:
+        """Sign the letter; the same answer whether or not the address already signed."""
+        c = campaign_or_404(runtime, slug)
+        if c.status != "open":
+            raise HTTPException(status_code=409, detail="La signature de cette lettre est close.")
+        try:
+            data = msgspec.json.decode(await request.body())
+        except msgspec.DecodeError:
+            raise HTTPException(status_code=400, detail="Corps JSON invalide.") from None
+        if not isinstance(data, dict):
+            raise HTTPException(status_code=400, detail="Un objet JSON est attendu.")
+        req, errors = check_signing(data, runtime.index, strict_bool=True)
+        if req is None:
+            raise HTTPException(
+                status_code=422,
+                detail="Certains champs sont invalides : " + ", ".join(errors),
+                extra=[{"key": k, "message": m} for k, m in errors.items()],
+            )
+        async with runtime.pool.acquire() as conn:
+            await signatures.sign(conn, runtime.settings, c, req)
+        return Accepted(detail="Vérifiez votre boîte de réception pour confirmer votre signature.")
+
+    @get("/signatories", operation_id="listSignatories")
+    async def signatories(
+        self,
+        slug: str,
+        runtime: Runtime,
+        region: str | None = None,
+        departement: str | None = None,
+        mandate: str | None = None,
+        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+    ) -> SignatoryPage:
+        """Confirmed signatures whose signers agreed to be listed, newest first."""
+        c = campaign_or_404(runtime, slug)
+        async with runtime.pool.acquire() as conn:
+            total, rows = await signatures.public_signatories(
+                conn,
+                c.id,
+                region=region,
+                departement=departement,
+                mandate=mandate,
+                q=q,
+                limit=limit,
+                offset=(page - 1) * limit,
+            )
+        items = []
+        for r in rows:
+            territory = runtime.index.get(r.territory_level, r.territory_code)
+            items.append(
+                SignatoryItem(
+                    given_name=r.given_name,
+                    family_name=r.family_name,
+                    mandate=r.mandate,
+                    territory_code=r.territory_code,
+                    territory_name=territory.name if territory else r.territory_code,
+                    verified=False,
+                    featured=False,
+                    signed_at=r.confirmed_at,
+                )
+            )
+        return SignatoryPage(total=total, items=items)
+
+
+async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[ServerSentEventMessage]:
+    broadcaster = runtime.broadcaster
+    queue = broadcaster.subscribe(campaign_id)
+    try:
+        yield ServerSentEventMessage(event="counts", data=broadcaster.snapshot(campaign_id).decode())
+        stop = asyncio.ensure_future(runtime.stop.wait())
+        try:
+            while not runtime.stop.is_set():
+                get_next = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {get_next, stop}, timeout=KEEP_ALIVE_SECONDS, return_when="FIRST_COMPLETED"
+                )
+                if get_next in done:
+                    yield ServerSentEventMessage(event="counts", data=get_next.result().decode())
+                    continue
+                get_next.cancel()
+                if not done:
+                    yield ServerSentEventMessage(comment="keep-alive")
+        finally:
+            stop.cancel()
+    finally:
+        broadcaster.unsubscribe(campaign_id, queue)
+
+
+@get("/api/v1/territories", operation_id="searchTerritories", tags=["territoires"])
+async def search_territories(
+    runtime: Runtime,
+    q: Annotated[str, Parameter(min_length=1, max_length=100)],
+    level: Literal["region", "departement", "commune"] | None = None,
+    limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
+) -> list[TerritoryItem]:
+    """Territories by name (accents and case ignored), INSEE code or postal code."""
+    return [
+        TerritoryItem(
+            code=t.code,
+            name=t.name,
+            level=t.level,
+            departement=t.departement,
+            region=t.region,
+            postal_codes=list(t.postal_codes),
+        )
+        for t in runtime.index.search(q, level, limit)
+    ]
+
+
+@get("/health", operation_id="health", tags=["exploitation"], cache=False)
+async def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/ready", operation_id="ready", tags=["exploitation"], cache=False)
+async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
+    """The database answers and every migration is applied."""
+    try:
+        async with runtime.pool.acquire(timeout=2) as conn:
+            pending = await asyncio.wait_for(pending_migrations(conn), timeout=2)
+    except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is: not ready
+        return Response({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+    if pending:
+        return Response({"status": "unavailable", "pending_migrations": pending}, status_code=503)
+    return Response({"status": "ok", "listening": runtime.broadcaster.connected.is_set()})

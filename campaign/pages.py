@@ -1,0 +1,177 @@
+"""The public pages (French, work without JavaScript): the letter and its form, confirmation,
+signatories, privacy notice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parseaddr
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import Parameter
+from litestar.response import Redirect, Template
+
+from campaign import signatures
+from campaign.api import campaign_or_404
+from campaign.campaigns import Campaign
+from campaign.frenchdates import days_until, long_date, long_datetime
+from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
+from campaign.runtime import Runtime
+from campaign.signatures import ConfirmResult
+from campaign.validation import FIELDS, check_signing
+
+DEFAULT_SLUG = "jouer-collectif"
+HONEYPOT = "website"  # hidden from people; robots fill it in
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+
+def _campaign(runtime: Runtime) -> Campaign:
+    campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
+    if campaign is None:
+        raise NotFoundException(detail="Aucune campagne n’est publiée.")
+    return campaign
+
+
+def _common(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    counts = runtime.counts.campaign(campaign.id)
+    return {
+        "campaign": campaign,
+        "total": counts.total,
+        "goal": campaign.goal,
+        "launch_date": long_date(campaign.launch_at),
+        "launch_datetime": long_datetime(campaign.launch_at),
+        "launch_iso": campaign.launch_at.isoformat(),
+        "days_left": days_until(campaign.launch_at, now),
+        "launched": now >= campaign.launch_at,
+        "mandate_labels": LABELS,
+    }
+
+
+def _index_context(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
+    counts = runtime.counts.campaign(campaign.id)
+    regions = sorted(runtime.index.all("region"), key=lambda t: t.name)
+    departements = runtime.index.all("departement")
+    return {
+        **_common(runtime, campaign),
+        "letter_html": campaign.body_html,
+        "regions": [(t, counts.count("region", t.code)) for t in regions],
+        "departements": [(t, counts.count("departement", t.code)) for t in departements],
+        "mandates": [(m, LABELS[m]) for m in MANDATES],
+        "values": {},
+        "errors": {},
+    }
+
+
+class Pages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def letter(self, runtime: Runtime) -> Template:
+        campaign = _campaign(runtime)
+        return Template("index.html", context=_index_context(runtime, campaign))
+
+    @post("/signer")
+    async def sign(self, runtime: Runtime, request: Request[Any, Any, Any]) -> Template | Redirect:
+        campaign = _campaign(runtime)
+        form = await request.form()
+        if form.get(HONEYPOT):
+            return Redirect("/merci", status_code=303)
+        values = {k: str(form.get(k, "")) for k in FIELDS if form.get(k) not in (None, "")}
+        fields = dict(values)
+        if "public" in fields:
+            fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
+        req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
+        if campaign.status != "open":
+            errors = {"form": "La signature de cette lettre est close."}
+        if req is None or errors:
+            context = _index_context(runtime, campaign)
+            context.update(values=values, errors=errors)
+            return Template("index.html", context=context, status_code=422)
+        async with runtime.pool.acquire() as conn:
+            await signatures.sign(conn, runtime.settings, campaign, req)
+        return Redirect("/merci", status_code=303)
+
+    @get("/merci")
+    async def thanks(self, runtime: Runtime) -> Template:
+        return Template("thanks.html", context=_common(runtime, _campaign(runtime)))
+
+    @get("/confirmer/{token:str}", name="confirm_page")
+    async def confirm_page(self, runtime: Runtime, token: str) -> Template:
+        """Shows what is being confirmed; only the button's POST confirms (mail filters click)."""
+        async with runtime.pool.acquire() as conn:
+            found = await signatures.find_confirmation(conn, token)
+        campaign = _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        assert campaign is not None
+        context = _common(runtime, campaign)
+        if found is None:
+            return Template("confirm_result.html", context={**context, "result": "unknown"},
+                            status_code=404, headers=NO_STORE)
+        if found.status == "confirmed":
+            result = "already"
+        elif found.status != "pending":
+            result = "unavailable"
+        elif found.expired:
+            result = "expired"
+        else:
+            result = "ask"
+        territory = runtime.index.get(found.territory_level, found.territory_code)
+        context.update(
+            result=result,
+            token=token,
+            signature=found,
+            territory=territory,
+            level_label=LEVEL_LABELS[found.territory_level],
+        )
+        template = "confirm.html" if result == "ask" else "confirm_result.html"
+        return Template(template, context=context, headers=NO_STORE)
+
+    @post("/confirmer/{token:str}")
+    async def confirm(self, runtime: Runtime, token: str) -> Template:
+        async with runtime.pool.acquire() as conn:
+            result, found = await signatures.confirm(conn, token)
+        campaign = _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        assert campaign is not None
+        context = _common(runtime, campaign)
+        territory = found and runtime.index.get(found.territory_level, found.territory_code)
+        status = 404 if result is ConfirmResult.UNKNOWN else 200
+        context.update(result=result.value, signature=found, territory=territory)
+        return Template("confirm_result.html", context=context, status_code=status,
+                        headers=NO_STORE)
+
+    @get("/signataires")
+    async def signatories(
+        self,
+        runtime: Runtime,
+        q: Annotated[str | None, Parameter(max_length=100)] = None,
+        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+    ) -> Template:
+        campaign = _campaign(runtime)
+        per_page = 50
+        async with runtime.pool.acquire() as conn:
+            total, rows = await signatures.public_signatories(
+                conn, campaign.id, q=q or None, limit=per_page, offset=(page - 1) * per_page
+            )
+        items = [(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows]
+        return Template(
+            "signatories.html",
+            context={
+                **_common(runtime, campaign),
+                "items": items,
+                "listed": total,
+                "q": q or "",
+                "page": page,
+                "pages": max(1, -(-total // per_page)),
+            },
+        )
+
+    @get("/confidentialite")
+    async def privacy(self, runtime: Runtime) -> Template:
+        context = _common(runtime, _campaign(runtime))
+        context.update(
+            contact_email=parseaddr(runtime.settings.mail_from)[1],
+            unconfirmed_days=runtime.settings.unconfirmed_days,
+            retention_months=runtime.settings.retention_months,
+        )
+        return Template("privacy.html", context=context)

@@ -1,0 +1,103 @@
+"""Start-up and shut-down of everything a process runs: database, caches, listener, mail.
+
+One `Runtime` per process; handlers receive it by dependency injection and hold no other state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from campaign import campaigns as campaigns_mod
+from campaign import db, migrations, territories
+from campaign.campaigns import CampaignRegistry
+from campaign.counts import CountsCache
+from campaign.live import Broadcaster
+from campaign.mail import MailRenderer, SmtpSender
+from campaign.mailsink import MailSink
+from campaign.outbox import MailWorker
+from campaign.settings import PROJECT_ROOT, Settings
+from campaign.territories import TerritoryIndex
+
+log = logging.getLogger(__name__)
+
+EMAILS_DIR = PROJECT_ROOT / "emails"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    dsn: str
+    pool: asyncpg.Pool
+    index: TerritoryIndex
+    campaigns: CampaignRegistry
+    counts: CountsCache
+    broadcaster: Broadcaster
+    mail_sink: MailSink | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def prepare_database(settings: Settings, dsn: str) -> None:
+    """Migrations, then the territories and the demo campaign when the database has none."""
+    applied = await migrations.migrate(dsn)
+    if applied:
+        log.info("migrations applied: %s", ", ".join(applied))
+    conn = await asyncpg.connect(dsn)
+    try:
+        if await territories.territories_count(conn) == 0:
+            n = await territories.load_territories(conn)
+            log.info("loaded %d territories", n)
+        created = await campaigns_mod.seed_campaigns(conn, settings.campaigns_dir)
+        if created:
+            log.info("created campaigns: %s", ", ".join(created))
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterator[Runtime]:
+    dsn = settings.database_url or await asyncio.to_thread(db.start_embedded_postgres, settings)
+    await prepare_database(settings, dsn)
+    pool = await db.create_pool(dsn)
+    try:
+        async with pool.acquire() as conn:
+            index = await TerritoryIndex.load(conn)
+            registry = CampaignRegistry(await campaigns_mod.list_campaigns(conn))
+        counts = CountsCache(index)
+        runtime = Runtime(
+            settings, dsn, pool, index, registry, counts, Broadcaster(dsn, counts, registry)
+        )
+        try:
+            await _start_tasks(runtime, run_worker)
+            yield runtime
+        finally:
+            runtime.stop.set()
+            for task in runtime.tasks:
+                with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(task, timeout=5)
+            if runtime.mail_sink is not None:
+                runtime.mail_sink.stop()
+    finally:
+        await pool.close()
+
+
+async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
+    settings = runtime.settings
+    runtime.tasks.append(asyncio.create_task(runtime.broadcaster.run(runtime.stop)))
+    if run_worker:
+        smtp_url = settings.smtp_url
+        if smtp_url is None:
+            runtime.mail_sink = MailSink()
+            smtp_url = runtime.mail_sink.start()
+        worker = MailWorker(
+            runtime.pool, runtime.dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url)
+        )
+        runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
+    # Counts are served from memory: wait for their first load before taking requests.
+    await asyncio.wait_for(runtime.broadcaster.connected.wait(), timeout=30)

@@ -1,0 +1,71 @@
+"""Configuration, read from the environment once (see the README's table)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None
+    """postgresql:// URL; None starts the embedded PostgreSQL under `data_dir`."""
+    smtp_url: str | None
+    """smtp://user:pass@host:port (smtps:// for TLS); None starts the embedded mail sink."""
+    mail_from: str
+    base_url: str
+    """Public URL used in emails, never derived from the Host header."""
+    secret_key: str
+    host: str
+    port: int
+    data_dir: Path
+    """Embedded PostgreSQL data, the dev secret key: ignored by git."""
+    campaigns_dir: Path
+    token_ttl_days: int
+    mail_retry_base_seconds: float
+    mail_max_attempts: int
+    mail_poll_seconds: float
+    unconfirmed_days: int
+    """Days after which an unconfirmed signature is deleted (privacy notice)."""
+    retention_months: int
+    """Months after the campaign closes before signatures are anonymised (privacy notice)."""
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The dev secret: generated once, kept in the data folder so sessions and links survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / ".data")
+    host = env.get("HOST") or "127.0.0.1"
+    port = int(env.get("PORT") or 8000)
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        smtp_url=env.get("SMTP_URL") or None,
+        mail_from=env.get("MAIL_FROM") or "Jouer collectif <lettre@jouer-collectif.localhost>",
+        base_url=(env.get("BASE_URL") or f"http://{host}:{port}").rstrip("/"),
+        secret_key=env.get("SECRET_KEY") or _secret_key(data_dir),
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        campaigns_dir=Path(env.get("CAMPAIGNS_DIR") or PROJECT_ROOT / "campaigns"),
+        token_ttl_days=int(env.get("TOKEN_TTL_DAYS") or 7),
+        mail_retry_base_seconds=float(env.get("MAIL_RETRY_BASE_SECONDS") or 30),
+        mail_max_attempts=int(env.get("MAIL_MAX_ATTEMPTS") or 8),
+        mail_poll_seconds=float(env.get("MAIL_POLL_SECONDS") or 5),
+        unconfirmed_days=int(env.get("UNCONFIRMED_DAYS") or 30),
+        retention_months=int(env.get("RETENTION_MONTHS") or 6),
+    )

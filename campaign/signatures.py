@@ -1,0 +1,197 @@
+"""Signing and confirming: the service layer, with no HTTP in it.
+
+A signature and the email that confirms it are written in one transaction (the outbox); the
+answer never says whether the address had signed before.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from datetime import datetime
+
+import asyncpg
+import msgspec
+
+from campaign import outbox, tokens
+from campaign.campaigns import Campaign
+from campaign.db import Q, convert
+from campaign.settings import Settings
+from campaign.validation import SigningRequest
+
+log = logging.getLogger(__name__)
+
+MAX_EMAILS_PER_SIGNATURE = 5
+
+
+class SignOutcome(enum.Enum):
+    """For tests and metrics only: callers must answer the signer identically in every case."""
+
+    CREATED = "created"
+    RESENT = "resent"
+    ALREADY_CONFIRMED = "already_confirmed"
+    NOTHING_SENT = "nothing_sent"
+
+
+async def _queue_confirmation(
+    conn: asyncpg.Connection, settings: Settings, signature_id: int, email: str
+) -> None:
+    salt = tokens.new_salt()
+    token_hash = tokens.token_hash(tokens.derive(settings.secret_key, salt))
+    token_id = await conn.fetchval(
+        Q["insert_token"], signature_id, "confirm", salt, token_hash, settings.token_ttl_days
+    )
+    await outbox.enqueue(
+        conn, template="confirm", recipient=email, signature_id=signature_id, token_id=token_id
+    )
+
+
+async def sign(
+    conn: asyncpg.Connection, settings: Settings, campaign: Campaign, req: SigningRequest
+) -> SignOutcome:
+    """Record a pending signature (or refresh one) and queue its email, in one transaction."""
+    t = req.territory
+    async with conn.transaction():
+        signature_id = await conn.fetchval(
+            Q["insert_signature"],
+            campaign.id,
+            req.email,
+            req.given_name,
+            req.family_name,
+            req.mandate,
+            t.level,
+            t.code,
+            req.public,
+            req.comment,
+            req.ref,
+            campaign.current_version,
+        )
+        if signature_id is not None:
+            await _queue_confirmation(conn, settings, signature_id, req.email)
+            return SignOutcome.CREATED
+        existing = await conn.fetchrow(Q["lock_signature_by_email"], campaign.id, req.email)
+        if existing["emails_sent"] >= MAX_EMAILS_PER_SIGNATURE:
+            return SignOutcome.NOTHING_SENT
+        if existing["status"] == "pending":
+            # The latest form wins while nothing is confirmed: it may fix a typo.
+            await conn.execute(
+                Q["refresh_pending_signature"],
+                existing["id"],
+                req.given_name,
+                req.family_name,
+                req.mandate,
+                t.level,
+                t.code,
+                req.public,
+                req.comment,
+                req.ref,
+                campaign.current_version,
+            )
+            await _queue_confirmation(conn, settings, existing["id"], req.email)
+            return SignOutcome.RESENT
+        if existing["status"] == "confirmed":
+            await conn.execute(Q["count_email_sent"], existing["id"])
+            await outbox.enqueue(
+                conn,
+                template="already_signed",
+                recipient=req.email,
+                signature_id=existing["id"],
+                token_id=None,
+            )
+            return SignOutcome.ALREADY_CONFIRMED
+        return SignOutcome.NOTHING_SENT
+
+
+class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
+    """What a confirmation link points at, shown on the page before the signer confirms."""
+
+    signature_id: int
+    campaign_id: int
+    status: str
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_level: str
+    territory_code: str
+    public: bool
+    expires_at: datetime
+    expired: bool
+
+
+async def find_confirmation(conn: asyncpg.Connection, token: str) -> Confirmation | None:
+    """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
+    if not tokens.looks_like_token(token):
+        return None
+    row = await conn.fetchrow(Q["find_confirmation"], tokens.token_hash(token))
+    return None if row is None else convert(row, Confirmation)
+
+
+class ConfirmResult(enum.Enum):
+    CONFIRMED = "confirmed"
+    ALREADY = "already"
+    EXPIRED = "expired"
+    UNKNOWN = "unknown"
+    UNAVAILABLE = "unavailable"  # rejected or withdrawn meanwhile
+
+
+async def confirm(
+    conn: asyncpg.Connection, token: str
+) -> tuple[ConfirmResult, Confirmation | None]:
+    """Confirm the signature and count it, in one transaction. Confirming twice is harmless."""
+    async with conn.transaction():
+        found = await find_confirmation(conn, token)
+        if found is None:
+            return ConfirmResult.UNKNOWN, None
+        if found.status == "confirmed":
+            return ConfirmResult.ALREADY, found
+        if found.status != "pending":
+            return ConfirmResult.UNAVAILABLE, found
+        if found.expired:
+            return ConfirmResult.EXPIRED, found
+        row = await conn.fetchrow(Q["confirm_signature"], found.signature_id)
+        if row is None:  # a concurrent click won the race
+            return ConfirmResult.ALREADY, found
+        await conn.execute(
+            Q["increment_count"], row["campaign_id"], row["territory_level"], row["territory_code"]
+        )
+    log.info("signature %s confirmed", found.signature_id)
+    return ConfirmResult.CONFIRMED, found
+
+
+class Signatory(msgspec.Struct, frozen=True, kw_only=True):
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_level: str
+    territory_code: str
+    confirmed_at: datetime
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def public_signatories(
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    *,
+    region: str | None = None,
+    departement: str | None = None,
+    mandate: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[Signatory]]:
+    """Confirmed signatures whose signers agreed to be listed, newest first, and their total."""
+    rows = await conn.fetch(
+        Q["public_signatories"],
+        campaign_id,
+        region,
+        departement,
+        mandate,
+        _like_escape(q) if q else None,
+        limit,
+        offset,
+    )
+    total = rows[0]["total"] if rows else 0
+    return total, [convert({k: r[k] for k in r.keys() if k != "total"}, Signatory) for r in rows]

@@ -1,0 +1,10 @@
+-- Per-territory counters of confirmed signatures.
+
+-- name: all_counts
+SELECT campaign_id, level, code, confirmed FROM territory_counts;
+
+-- name: increment_count
+INSERT INTO territory_counts (campaign_id, level, code, confirmed)
+VALUES ($1, $2, $3, 1)
+ON CONFLICT (campaign_id, level, code)
+DO UPDATE SET confirmed = territory_counts.confirmed + 1;

@@ -1,0 +1,57 @@
+-- Signing and confirming.
+
+-- name: insert_signature
+INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
+                        territory_code, public, comment, ref, letter_version, emails_sent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+ON CONFLICT (campaign_id, email) DO NOTHING
+RETURNING id;
+
+-- name: lock_signature_by_email
+SELECT id, status, emails_sent FROM signatures
+WHERE campaign_id = $1 AND email = $2
+FOR UPDATE;
+
+-- name: refresh_pending_signature
+UPDATE signatures
+SET given_name = $2, family_name = $3, mandate = $4, territory_level = $5, territory_code = $6,
+    public = $7, comment = $8, ref = $9, letter_version = $10,
+    emails_sent = emails_sent + 1, updated_at = now()
+WHERE id = $1;
+
+-- name: count_email_sent
+UPDATE signatures SET emails_sent = emails_sent + 1 WHERE id = $1;
+
+-- name: insert_token
+INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
+VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))
+RETURNING id;
+
+-- name: find_confirmation
+SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
+       s.territory_level, s.territory_code, s.public, t.expires_at, t.expires_at <= now() AS expired
+FROM signature_tokens t
+JOIN signatures s ON s.id = t.signature_id
+WHERE t.token_hash = $1 AND t.purpose = 'confirm';
+
+-- name: confirm_signature
+UPDATE signatures
+SET status = 'confirmed', confirmed_at = now(), updated_at = now()
+WHERE id = $1 AND status = 'pending'
+RETURNING campaign_id, territory_level, territory_code;
+
+-- name: public_signatories
+SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
+       count(*) OVER () AS total
+FROM signatures s
+JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
+WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
+  AND ($2::text IS NULL OR (s.territory_level = 'region' AND s.territory_code = $2)
+                        OR t.region = $2)
+  AND ($3::text IS NULL OR (s.territory_level = 'departement' AND s.territory_code = $3)
+                        OR t.departement = $3)
+  AND ($4::text IS NULL OR s.mandate = $4)
+  AND ($5::text IS NULL OR unaccent(lower(s.given_name || ' ' || s.family_name || ' ' || t.name))
+                           LIKE '%' || unaccent(lower($5)) || '%')
+ORDER BY s.confirmed_at DESC, s.id DESC
+LIMIT $6 OFFSET $7;
