@@ -11,14 +11,14 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.spec import Operation
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from campaign import signatures
 from campaign.migrations import pending_migrations
 from campaign.campaigns import Campaign
-from campaign.runtime import Runtime
+from campaign.runtime import Runtime, RuntimeDep
 from campaign.validation import SigningBody, check_signing
 
 KEEP_ALIVE_SECONDS = 15.0
@@ -95,7 +95,7 @@ class CampaignApi(Controller):
     tags = ["campagnes"]
 
     @get("/", operation_id="getCampaign")
-    async def campaign(self, slug: str, runtime: Runtime) -> CampaignInfo:
+    async def campaign(self, slug: FromPath[str], runtime: RuntimeDep) -> CampaignInfo:
         """The campaign, its launch date, its goal and its total of confirmed signatures."""
         c = campaign_or_404(runtime, slug)
         return CampaignInfo(
@@ -113,10 +113,10 @@ class CampaignApi(Controller):
     @get("/counts", operation_id="getCounts", cache=False)
     async def counts(
         self,
-        slug: str,
-        runtime: Runtime,
+        slug: FromPath[str],
+        runtime: RuntimeDep,
         request: Request[Any, Any, Any],
-        level: Literal["region", "departement", "commune"] = "region",
+        level: FromQuery[Literal["region", "departement", "commune"]] = "region",
     ) -> Response[bytes]:
         """Confirmed signatures per territory; a commune's count in its département and région."""
         c = campaign_or_404(runtime, slug)
@@ -127,7 +127,7 @@ class CampaignApi(Controller):
         return Response(body, media_type="application/json", headers=headers)
 
     @get("/events", operation_id="streamCounts")
-    async def events(self, slug: str, runtime: Runtime) -> ServerSentEvent:
+    async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> ServerSentEvent:
         """Server-Sent Events: `counts` events with the new total and the changed territories."""
         c = campaign_or_404(runtime, slug)
         return ServerSentEvent(
@@ -141,7 +141,7 @@ class CampaignApi(Controller):
         status_code=HTTP_202_ACCEPTED,
         operation_class=SigningOperation,
     )
-    async def sign(self, slug: str, runtime: Runtime, request: Request[Any, Any, Any]) -> Accepted:
+    async def sign(self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Accepted:
         """Sign the letter; the same answer whether or not the address already signed."""
         c = campaign_or_404(runtime, slug)
         if c.status != "open":
@@ -166,14 +166,14 @@ class CampaignApi(Controller):
     @get("/signatories", operation_id="listSignatories")
     async def signatories(
         self,
-        slug: str,
-        runtime: Runtime,
-        region: str | None = None,
-        departement: str | None = None,
-        mandate: str | None = None,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        slug: FromPath[str],
+        runtime: RuntimeDep,
+        region: FromQuery[str | None] = None,
+        departement: FromQuery[str | None] = None,
+        mandate: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> SignatoryPage:
         """Confirmed signatures whose signers agreed to be listed, newest first."""
         c = campaign_or_404(runtime, slug)
@@ -232,10 +232,10 @@ async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[Ser
 
 @get("/api/v1/territories", operation_id="searchTerritories", tags=["territoires"])
 async def search_territories(
-    runtime: Runtime,
-    q: Annotated[str, Parameter(min_length=1, max_length=100)],
-    level: Literal["region", "departement", "commune"] | None = None,
-    limit: Annotated[int, Parameter(ge=1, le=50)] = 10,
+    runtime: RuntimeDep,
+    q: Annotated[str, QueryParameter(min_length=1, max_length=100)],
+    level: FromQuery[Literal["region", "departement", "commune"] | None] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
 ) -> list[TerritoryItem]:
     """Territories by name (accents and case ignored), INSEE code or postal code."""
     return [
@@ -258,7 +258,7 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", operation_id="ready", tags=["exploitation"], cache=False)
-async def ready(runtime: Runtime) -> Response[dict[str, Any]]:
+async def ready(runtime: RuntimeDep) -> Response[dict[str, Any]]:
     """The database answers and every migration is applied."""
     try:
         async with runtime.pool.acquire(timeout=2) as conn:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import Redirect, Template
 
 from campaign import signatures
@@ -17,7 +17,7 @@ from campaign.api import campaign_or_404
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
-from campaign.runtime import Runtime
+from campaign.runtime import Runtime, RuntimeDep
 from campaign.signatures import ConfirmResult
 from campaign.validation import FIELDS, check_signing
 
@@ -26,14 +26,14 @@ HONEYPOT = "website"  # hidden from people; robots fill it in
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
-def _campaign(runtime: Runtime) -> Campaign:
+def _campaign(runtime: RuntimeDep) -> Campaign:
     campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
     if campaign is None:
         raise NotFoundException(detail="Aucune campagne n’est publiée.")
     return campaign
 
 
-def _common(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
+def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     now = datetime.now(UTC)
     counts = runtime.counts.campaign(campaign.id)
     return {
@@ -49,7 +49,7 @@ def _common(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def _index_context(runtime: Runtime, campaign: Campaign) -> dict[str, Any]:
+def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     counts = runtime.counts.campaign(campaign.id)
     regions = sorted(runtime.index.all("region"), key=lambda t: t.name)
     departements = runtime.index.all("departement")
@@ -68,12 +68,12 @@ class Pages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def letter(self, runtime: Runtime) -> Template:
+    async def letter(self, runtime: RuntimeDep) -> Template:
         campaign = _campaign(runtime)
         return Template("index.html", context=_index_context(runtime, campaign))
 
     @post("/signer")
-    async def sign(self, runtime: Runtime, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def sign(self, runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Template | Redirect:
         campaign = _campaign(runtime)
         form = await request.form()
         if form.get(HONEYPOT):
@@ -94,11 +94,11 @@ class Pages(Controller):
         return Redirect("/merci", status_code=303)
 
     @get("/merci")
-    async def thanks(self, runtime: Runtime) -> Template:
+    async def thanks(self, runtime: RuntimeDep) -> Template:
         return Template("thanks.html", context=_common(runtime, _campaign(runtime)))
 
     @get("/confirmer/{token:str}", name="confirm_page")
-    async def confirm_page(self, runtime: Runtime, token: str) -> Template:
+    async def confirm_page(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
         """Shows what is being confirmed; only the button's POST confirms (mail filters click)."""
         async with runtime.pool.acquire() as conn:
             found = await signatures.find_confirmation(conn, token)
@@ -128,7 +128,7 @@ class Pages(Controller):
         return Template(template, context=context, headers=NO_STORE)
 
     @post("/confirmer/{token:str}")
-    async def confirm(self, runtime: Runtime, token: str) -> Template:
+    async def confirm(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
         async with runtime.pool.acquire() as conn:
             result, found = await signatures.confirm(conn, token)
         campaign = _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
@@ -143,9 +143,9 @@ class Pages(Controller):
     @get("/signataires")
     async def signatories(
         self,
-        runtime: Runtime,
-        q: Annotated[str | None, Parameter(max_length=100)] = None,
-        page: Annotated[int, Parameter(ge=1, le=10_000)] = 1,
+        runtime: RuntimeDep,
+        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
         campaign = _campaign(runtime)
         per_page = 50
@@ -167,7 +167,7 @@ class Pages(Controller):
         )
 
     @get("/confidentialite")
-    async def privacy(self, runtime: Runtime) -> Template:
+    async def privacy(self, runtime: RuntimeDep) -> Template:
         context = _common(runtime, _campaign(runtime))
         context.update(
             contact_email=parseaddr(runtime.settings.mail_from)[1],

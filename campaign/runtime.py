@@ -23,6 +23,7 @@ from campaign.mailsink import MailSink
 from campaign.outbox import MailWorker
 from campaign.settings import PROJECT_ROOT, Settings
 from campaign.territories import TerritoryIndex
+from litestar.di import NamedDependency
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +102,7 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
         runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
     # Counts are served from memory: wait for their first load before taking requests.
     await asyncio.wait_for(runtime.broadcaster.connected.wait(), timeout=30)
+
+
+RuntimeDep = NamedDependency[Runtime]
+"""How handlers ask for the runtime (provided by the app factory)."""

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import email
+import email.message
+import email.policy
 import os
+import socket
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 # Before anything imports platformdirs or the settings.
 _TMP = Path(tempfile.mkdtemp(prefix="campaign-tests-"))
-os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+(_TMP / "run").mkdir(mode=0o700)
+os.environ["XDG_RUNTIME_DIR"] = str(_TMP / "run")
 os.environ["DATA_DIR"] = str(_TMP / "data")
 os.environ["SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("SMTP_URL", None)
 
 import asyncpg
+import httpx
 import pytest
 
 from campaign import migrations
@@ -70,3 +80,101 @@ async def empty_database(pg_server: str) -> AsyncIterator[str]:
     yield dsn_for(pg_server, name)
     await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     await admin.close()
+
+
+# -- a real SMTP server and a real HTTP server running the app ---------------------------------
+
+
+class Mailbox:
+    """Messages received by the test SMTP server, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[email.message.EmailMessage] = []
+        self._arrived = asyncio.Event()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, email.message.EmailMessage)
+        message["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        self._arrived.set()
+        return "250 OK"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        return [m for m in self.messages if m["X-Envelope-To"] == address]
+
+    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[email.message.EmailMessage]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.to(address)) < count:
+            self._arrived.clear()
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"{len(self.to(address))} message(s) for {address}, expected {count}")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout=left)
+        return self.to(address)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def mailbox() -> AsyncIterator[Mailbox]:
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    box.port = controller.port  # type: ignore[attr-defined]
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free port (real HTTP, SSE included); yields its base URL."""
+    import uvicorn
+
+    from campaign.app import create_app
+    from campaign.settings import load_settings
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    settings = load_settings(
+        {
+            "DATABASE_URL": dsn,
+            "SMTP_URL": f"smtp://127.0.0.1:{mailbox.port}",  # type: ignore[attr-defined]
+            "BASE_URL": base,
+            "SECRET_KEY": os.environ["SECRET_KEY"],
+            "DATA_DIR": os.environ["DATA_DIR"],
+            "MAIL_POLL_SECONDS": "0.2",
+            "MAIL_RETRY_BASE_SECONDS": "0.05",
+        }
+    )
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        timeout_graceful_shutdown=1,
+    )
+    srv = uvicorn.Server(config)
+    task = asyncio.create_task(srv.serve())
+    while not srv.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.05)
+    yield base
+    srv.should_exit = True
+    await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture
+async def client(server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server, timeout=10) as c:
+        yield c
+
+
+def unique_email(prefix: str = "elu") -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:10]}@mairie-test.fr"
