@@ -1,0 +1,148 @@
+"""Emails: render a template folder of `emails/` (subject, text, HTML) and send it over SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from collections.abc import Mapping
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+import jinja2
+import msgspec
+
+from campaign.settings import PROJECT_ROOT
+
+EMAILS_DIR = PROJECT_ROOT / "emails"
+
+
+class RenderedEmail(msgspec.Struct, frozen=True):
+    subject: str
+    text: str
+    html: str
+
+
+class MailRenderer:
+    """Renders `name/subject.txt`, `name/body.txt` and `name/body.html` from the emails folder."""
+
+    def __init__(self, directory: Path = EMAILS_DIR) -> None:
+        loader = jinja2.FileSystemLoader(directory)
+        # Text bodies must not be HTML-escaped; both fail loudly on a missing variable rather than
+        # sending a message with a hole in it.
+        self._text = jinja2.Environment(
+            loader=loader,
+            autoescape=False,  # noqa: S701 - plain text, never shown as HTML
+            undefined=jinja2.StrictUndefined,
+        )
+        self._html = jinja2.Environment(
+            loader=loader, autoescape=True, undefined=jinja2.StrictUndefined
+        )
+
+    def render(self, name: str, context: Mapping[str, Any]) -> RenderedEmail:
+        subject = self._text.get_template(f"{name}/subject.txt").render(context)
+        return RenderedEmail(
+            subject=" ".join(subject.split()),
+            text=self._text.get_template(f"{name}/body.txt").render(context).strip() + "\n",
+            html=self._html.get_template(f"{name}/body.html").render(context),
+        )
+
+
+def build_message(
+    rendered: RenderedEmail, *, sender: str, recipient: str, message_id_domain: str
+) -> EmailMessage:
+    """A multipart/alternative message (text first, HTML preferred by clients that can show it)."""
+    message = EmailMessage()
+    message["Subject"] = rendered.subject
+    message["From"] = sender
+    message["To"] = recipient
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = email.utils.make_msgid(domain=message_id_domain)
+    # Asks vacation responders and the like not to answer an automatic message.
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text, subtype="plain", charset="utf-8")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return message
+
+
+def address_domain(address: str) -> str:
+    """The domain of an address such as `Name <local@domain>` (for Message-IDs)."""
+    _, addr = email.utils.parseaddr(address)
+    return addr.rpartition("@")[2] or "localhost"
+
+
+class MailError(Exception):
+    """A message could not be delivered; `reason` is what gets recorded (never the recipient)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TemporaryMailError(MailError):
+    """Worth retrying later: SMTP 4xx, server unreachable, connection lost, timeout."""
+
+
+class PermanentMailError(MailError):
+    """Retrying will not help: SMTP 5xx."""
+
+
+class Sender(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpSender:
+    """Sends each message over its own SMTP connection (smtp:// with STARTTLS if offered, smtps://)."""
+
+    def __init__(self, url: str, *, timeout: float = 30.0, total_timeout: float = 60.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError("SMTP_URL must start with smtp:// or smtps://")
+        self._hostname = parts.hostname or "localhost"
+        self._use_tls = parts.scheme == "smtps"
+        self._port = parts.port or (465 if self._use_tls else 25)
+        self._username = unquote(parts.username) if parts.username else None
+        self._password = unquote(parts.password) if parts.password else None
+        self._timeout = timeout
+        self._total_timeout = total_timeout
+
+    async def send(self, message: EmailMessage) -> None:
+        try:
+            async with asyncio.timeout(self._total_timeout):
+                await aiosmtplib.send(
+                    message,
+                    hostname=self._hostname,
+                    port=self._port,
+                    username=self._username,
+                    password=self._password,
+                    use_tls=self._use_tls,
+                    timeout=self._timeout,
+                )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            # The only recipient refused: not an SMTPResponseException, but its code decides.
+            refused = exc.recipients[0] if exc.recipients else None
+            if refused is None:
+                raise TemporaryMailError("Destinataire refusé sans code de réponse") from exc
+            raise _for_code(refused.code, refused.message) from exc
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            # A configuration problem, not a property of the message: retry once it is fixed.
+            raise TemporaryMailError(f"Authentification SMTP refusée : {_reply(exc)}") from exc
+        except aiosmtplib.SMTPResponseException as exc:
+            raise _for_code(exc.code, exc.message) from exc
+        except TimeoutError as exc:  # includes aiosmtplib's timeouts
+            raise TemporaryMailError("Délai dépassé en parlant au serveur SMTP") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise TemporaryMailError(f"Échec de la connexion SMTP : {exc}") from exc
+
+
+def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+def _for_code(code: int, message: str) -> MailError:
+    reason = f"{code} {message}".strip()
+    if 500 <= code < 600:
+        return PermanentMailError(reason)
+    return TemporaryMailError(reason)

@@ -1,0 +1,315 @@
+"""The mail outbox: messages queued in the transaction that needs them, delivered by a worker.
+
+Delivery is at least once with a lease: a claimed row is `sending` until its lease runs out, so a
+worker that dies mid-send does not lose the message; every outcome is recorded only by the worker
+that still holds the row, so a late duplicate cannot record twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from email.message import EmailMessage
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from campaign import tokens
+from campaign.db import Q, convert, convert_all
+from campaign.mail import (
+    MailError,
+    MailRenderer,
+    PermanentMailError,
+    Sender,
+    address_domain,
+    build_message,
+)
+from campaign.mandates import LABELS
+from campaign.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "outbox"
+LISTENER_NAME = "campaign-mail-listener"  # application_name of the LISTEN connection
+LEASE_SECONDS = 120.0  # well above SmtpSender's total timeout
+MAX_BACKOFF_SECONDS = 3600.0
+BATCH_SIZE = 10
+_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class ClaimedMail(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    template: str
+    recipient: str
+    signature_id: int | None
+    token_id: int | None
+    attempts: int
+
+
+class MailContextRow(msgspec.Struct, frozen=True, kw_only=True):
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_level: str
+    territory_code: str
+    territory_name: str
+    territory_departement: str | None
+    campaign_title: str
+    token_salt: bytes | None
+
+
+class Undeliverable(Exception):
+    """The message cannot be built (signature or token gone, template broken): not worth retrying.
+
+    `reason` is recorded in the row; `hint` is for the log and holds no personal data.
+    """
+
+    def __init__(self, reason: str, hint: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+
+# One typed function per query.
+
+
+async def enqueue(
+    conn: asyncpg.Connection,
+    *,
+    template: str,
+    recipient: str,
+    signature_id: int | None,
+    token_id: int | None,
+) -> int:
+    """Queues a message; call it inside the caller's transaction so both commit or neither."""
+    outbox_id: int = await conn.fetchval(
+        Q["outbox_enqueue"], template, recipient, signature_id, token_id
+    )
+    return outbox_id
+
+
+async def claim(pool: asyncpg.Pool, *, limit: int, lease_seconds: float) -> list[ClaimedMail]:
+    rows = await pool.fetch(Q["outbox_claim"], limit, lease_seconds)
+    return convert_all(rows, ClaimedMail)
+
+
+async def fetch_context(
+    pool: asyncpg.Pool, signature_id: int, token_id: int | None
+) -> MailContextRow | None:
+    row = await pool.fetchrow(Q["outbox_context"], signature_id, token_id)
+    return None if row is None else convert(row, MailContextRow)
+
+
+# The three outcomes return False when the row is no longer ours (its lease ran out and another
+# worker claimed it): the outcome is then dropped.
+
+
+async def mark_sent(pool: asyncpg.Pool, mail: ClaimedMail) -> bool:
+    return _updated(await pool.execute(Q["outbox_mark_sent"], mail.id, mail.attempts))
+
+
+async def mark_retry(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason: str) -> bool:
+    status = await pool.execute(Q["outbox_mark_retry"], mail.id, mail.attempts, delay, reason)
+    return _updated(status)
+
+
+async def mark_failed(pool: asyncpg.Pool, mail: ClaimedMail, reason: str) -> bool:
+    return _updated(await pool.execute(Q["outbox_mark_failed"], mail.id, mail.attempts, reason))
+
+
+def _updated(status: str) -> bool:
+    return status == "UPDATE 1"
+
+
+def territory_label(row: MailContextRow) -> str:
+    if row.territory_level == "commune":
+        return f"{row.territory_name} ({row.territory_departement})"
+    if row.territory_level == "departement":
+        return f"{row.territory_name} ({row.territory_code})"
+    return row.territory_name
+
+
+class MailWorker:
+    """Claims due messages in batches, sends them outside any transaction, records the outcome."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        settings: Settings,
+        renderer: MailRenderer,
+        sender: Sender,
+        *,
+        batch_size: int = BATCH_SIZE,
+        lease_seconds: float = LEASE_SECONDS,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._settings = settings
+        self._renderer = renderer
+        self._sender = sender
+        self._batch_size = batch_size
+        self._lease_seconds = lease_seconds
+        self._domain = address_domain(settings.mail_from)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen(wake, stop), name="outbox-listener")
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    processed = await self.run_once()
+                except _DB_ERRORS as exc:
+                    log.warning("mail worker: database unavailable (%s)", type(exc).__name__)
+                    processed = 0
+                except Exception:
+                    log.exception("mail worker: round failed")
+                    processed = 0
+                if processed < self._batch_size:  # a full batch means more may be waiting
+                    await _wait_any(stop, wake, within=self._settings.mail_poll_seconds)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def run_once(self) -> int:
+        """Claims one batch and delivers it; returns how many messages were processed."""
+        batch = await claim(self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds)
+        results = await asyncio.gather(*(self._process(m) for m in batch), return_exceptions=True)
+        for mail, result in zip(batch, results, strict=True):
+            if isinstance(result, BaseException):
+                # Recording failed: the lease runs out and another round takes the message again.
+                log.error("outbox %d: outcome not recorded (%s)", mail.id, type(result).__name__)
+        return len(batch)
+
+    async def _process(self, mail: ClaimedMail) -> None:
+        max_attempts = self._settings.mail_max_attempts
+        if mail.attempts > max_attempts:
+            # Only a lease-expired row gets here: its sender kept dying on the last attempt.
+            log.warning("outbox %d: abandoned after %d attempts", mail.id, mail.attempts - 1)
+            reason = "Abandonné : le dernier essai a été interrompu"
+            self._check(mail, await mark_failed(self._pool, mail, reason))
+            return
+        try:
+            message = await self._build(mail)
+        except Undeliverable as exc:
+            log.warning("outbox %d: cannot be built (%s)", mail.id, exc.hint)
+            self._check(mail, await mark_failed(self._pool, mail, exc.reason))
+            return
+        try:
+            await self._sender.send(message)
+        except PermanentMailError as exc:
+            log.warning("outbox %d: refused for good (%s)", mail.id, exc.reason[:3])
+            self._check(mail, await mark_failed(self._pool, mail, exc.reason))
+            return
+        except Exception as exc:  # MailError, or anything unexpected: both are retried
+            reason = exc.reason if isinstance(exc, MailError) else f"Erreur inattendue : {exc!r}"
+            code = exc.reason[:3] if isinstance(exc, MailError) else type(exc).__name__
+            if mail.attempts >= max_attempts:
+                log.warning(
+                    "outbox %d: failed after %d attempts (%s)", mail.id, mail.attempts, code
+                )
+                reason = f"{reason} (abandon après {mail.attempts} essais)"
+                self._check(mail, await mark_failed(self._pool, mail, reason))
+            else:
+                delay = min(
+                    self._settings.mail_retry_base_seconds * 2 ** (mail.attempts - 1),
+                    MAX_BACKOFF_SECONDS,
+                )
+                log.info("outbox %d: attempt %d failed (%s)", mail.id, mail.attempts, code)
+                self._check(mail, await mark_retry(self._pool, mail, delay, reason))
+            return
+        if self._check(mail, await mark_sent(self._pool, mail)):
+            log.info("outbox %d: sent", mail.id)
+
+    @staticmethod
+    def _check(mail: ClaimedMail, recorded: bool) -> bool:
+        if not recorded:
+            log.warning(
+                "outbox %d: lease lost during attempt %d, outcome dropped", mail.id, mail.attempts
+            )
+        return recorded
+
+    async def _build(self, mail: ClaimedMail) -> EmailMessage:
+        context = await self._context(mail)
+        try:
+            rendered = self._renderer.render(mail.template, context)
+        except Exception as exc:  # missing template, undefined variable, syntax error
+            raise Undeliverable(
+                f"Rendu impossible du modèle {mail.template!r} : {exc}", type(exc).__name__
+            ) from exc
+        return build_message(
+            rendered,
+            sender=self._settings.mail_from,
+            recipient=mail.recipient,
+            message_id_domain=self._domain,
+        )
+
+    async def _context(self, mail: ClaimedMail) -> dict[str, Any]:
+        base_url = self._settings.base_url
+        context: dict[str, Any] = {
+            "campaign_url": f"{base_url}/",
+            "privacy_url": f"{base_url}/confidentialite",
+            "expires_days": self._settings.token_ttl_days,
+        }
+        if mail.signature_id is None:
+            return context
+        row = await fetch_context(self._pool, mail.signature_id, mail.token_id)
+        if row is None:
+            raise Undeliverable("Signature introuvable", "no signature")
+        context.update(
+            given_name=row.given_name,
+            family_name=row.family_name,
+            mandate_label=LABELS.get(row.mandate, row.mandate),
+            territory_label=territory_label(row),
+            campaign_title=row.campaign_title,
+        )
+        if mail.token_id is not None:
+            if row.token_salt is None:
+                raise Undeliverable("Lien de confirmation introuvable", "no token")
+            token = tokens.derive(self._settings.secret_key, row.token_salt)
+            context["confirm_url"] = f"{base_url}/confirmer/{token}"
+        return context
+
+    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        """Keeps one connection LISTENing on `outbox`; reconnects when it drops."""
+        while not stop.is_set():
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(
+                    self._dsn, timeout=10, server_settings={"application_name": LISTENER_NAME}
+                )
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
+                await conn.add_listener(CHANNEL, lambda *_args: wake.set())
+                wake.set()  # whatever was queued while nobody listened
+                while not stop.is_set() and not lost.is_set():
+                    await _wait_any(stop, lost, within=30)
+                    if not stop.is_set() and not lost.is_set():
+                        # A silently dropped connection is only noticed by using it.
+                        await conn.fetchval("SELECT 1", timeout=10)
+            except (*_DB_ERRORS, TimeoutError) as exc:
+                log.warning("mail worker: listening connection lost (%s)", type(exc).__name__)
+            except Exception:  # polling still delivers; keep trying to listen
+                log.exception("mail worker: listener failed")
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(*_DB_ERRORS, TimeoutError):
+                        await conn.close(timeout=5)
+            if not stop.is_set():
+                wake.set()
+                await _wait_any(stop, within=1.0)
+
+
+async def _wait_any(*events: asyncio.Event, within: float) -> None:
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

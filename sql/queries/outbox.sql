@@ -1,0 +1,53 @@
+-- The mail outbox: queue a message in the caller's transaction, claim, record the outcome.
+
+-- name: outbox_enqueue
+INSERT INTO outbox (template, recipient, signature_id, token_id)
+VALUES ($1, $2, $3, $4)
+RETURNING id;
+
+-- name: outbox_claim
+-- Due messages, and messages whose sender's lease ran out (it died mid-send): taken with a lease
+-- ($2 seconds) and one more attempt. SKIP LOCKED lets any number of workers claim side by side.
+WITH due AS (
+    SELECT id FROM outbox
+    WHERE (status = 'queued' AND next_attempt_at <= now())
+       OR (status = 'sending' AND locked_until <= now())
+    ORDER BY next_attempt_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE outbox o
+SET status = 'sending',
+    attempts = o.attempts + 1,
+    locked_until = now() + make_interval(secs => $2)
+FROM due
+WHERE o.id = due.id
+RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts;
+
+-- name: outbox_context
+-- What the templates need about the signature a message is for ($2: its token, may be NULL).
+SELECT s.given_name, s.family_name, s.mandate, s.territory_level,
+       t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
+       c.title AS campaign_title, tok.salt AS token_salt
+FROM signatures s
+JOIN campaigns c ON c.id = s.campaign_id
+JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
+LEFT JOIN signature_tokens tok ON tok.id = $2 AND tok.signature_id = s.id
+WHERE s.id = $1;
+
+-- name: outbox_mark_sent
+-- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
+UPDATE outbox
+SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL
+WHERE id = $1 AND status = 'sending' AND attempts = $2;
+
+-- name: outbox_mark_retry
+UPDATE outbox
+SET status = 'queued', next_attempt_at = now() + make_interval(secs => $3),
+    locked_until = NULL, last_error = $4
+WHERE id = $1 AND status = 'sending' AND attempts = $2;
+
+-- name: outbox_mark_failed
+UPDATE outbox
+SET status = 'failed', locked_until = NULL, last_error = $3
+WHERE id = $1 AND status = 'sending' AND attempts = $2;
