@@ -11,17 +11,15 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi.spec import Operation
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from campaign import signatures
-from campaign.migrations import pending_migrations
 from campaign.campaigns import Campaign
+from campaign.migrations import pending_migrations
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.validation import SigningBody, check_signing
-
-KEEP_ALIVE_SECONDS = 15.0
 
 
 class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -141,7 +139,9 @@ class CampaignApi(Controller):
         status_code=HTTP_202_ACCEPTED,
         operation_class=SigningOperation,
     )
-    async def sign(self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Accepted:
+    async def sign(
+        self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Accepted:
         """Sign the letter; the same answer whether or not the address already signed."""
         c = campaign_or_404(runtime, slug)
         if c.status != "open":
@@ -206,24 +206,30 @@ class CampaignApi(Controller):
         return SignatoryPage(total=total, items=items)
 
 
-async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[ServerSentEventMessage]:
+async def _count_events(
+    runtime: Runtime, campaign_id: int
+) -> AsyncIterator[ServerSentEventMessage]:
     broadcaster = runtime.broadcaster
     queue = broadcaster.subscribe(campaign_id)
     try:
-        yield ServerSentEventMessage(event="counts", data=broadcaster.snapshot(campaign_id).decode())
+        yield ServerSentEventMessage(
+            event="counts", data=broadcaster.snapshot(campaign_id).decode()
+        )
         stop = asyncio.ensure_future(runtime.stop.wait())
         try:
             while not runtime.stop.is_set():
                 get_next = asyncio.ensure_future(queue.get())
                 done, _ = await asyncio.wait(
-                    {get_next, stop}, timeout=KEEP_ALIVE_SECONDS, return_when="FIRST_COMPLETED"
+                    {get_next, stop},
+                    timeout=runtime.settings.sse_keepalive_seconds,
+                    return_when="FIRST_COMPLETED",
                 )
                 if get_next in done:
                     yield ServerSentEventMessage(event="counts", data=get_next.result().decode())
                     continue
                 get_next.cancel()
                 if not done:
-                    yield ServerSentEventMessage(comment="keep-alive")
+                    yield ServerSentEventMessage(comment="keep-alive", data=None)
         finally:
             stop.cancel()
     finally:
@@ -263,7 +269,7 @@ async def ready(runtime: RuntimeDep) -> Response[dict[str, Any]]:
     try:
         async with runtime.pool.acquire(timeout=2) as conn:
             pending = await asyncio.wait_for(pending_migrations(conn), timeout=2)
-    except Exception as exc:  # noqa: BLE001 - whatever the failure, the answer is: not ready
+    except Exception as exc:
         return Response({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
     if pending:
         return Response({"status": "unavailable", "pending_migrations": pending}, status_code=503)

@@ -11,11 +11,11 @@ from typing import Any
 import asyncpg
 from litestar import Litestar, MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
@@ -41,7 +41,8 @@ _TITLES = {
     503: "Service momentanément indisponible",
 }
 _PAGE_MESSAGES = {
-    403: "Le formulaire a expiré ou n’a pas été envoyé depuis ce site. Rechargez la page et réessayez.",
+    403: "Le formulaire a expiré ou n’a pas été envoyé depuis ce site. "
+    "Rechargez la page et réessayez.",
     404: "Cette page n’existe pas ou plus.",
     413: "Les données envoyées sont trop volumineuses.",
     503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
@@ -60,8 +61,13 @@ def _is_api(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith(("/api/", "/health", "/ready", "/schema"))
 
 
-def _error(request: Request[Any, Any, Any], status: int, detail: str, extra: Any = None,
-           headers: dict[str, str] | None = None) -> Response[Any]:
+def _error(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    extra: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     if _is_api(request):
         body: dict[str, Any] = {"status_code": status, "detail": detail}
         if extra:
@@ -116,8 +122,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         api.search_territories,
         api.health,
         api.ready,
-        create_static_files_router(path="/static", directories=[PACKAGE_DIR / "static"],
-                                   include_in_schema=False),
+        create_static_files_router(
+            path="/static", directories=[PACKAGE_DIR / "static"], include_in_schema=False
+        ),
     ]
     if settings.smtp_url is None and run_worker:
         from campaign.devmail import DevMailController
@@ -127,10 +134,13 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
-        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False),
-                      "mail_sink": Provide(provide_sink, sync_to_thread=False)},
-        template_config=TemplateConfig(directory=PACKAGE_DIR / "templates",
-                                       engine=JinjaTemplateEngine),
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "mail_sink": Provide(provide_sink, sync_to_thread=False),
+        },
+        template_config=TemplateConfig(
+            directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine
+        ),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="csrftoken",

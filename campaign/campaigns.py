@@ -3,6 +3,7 @@ kept in memory by every process (reloaded when PostgreSQL says they changed)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -115,14 +116,18 @@ async def save_campaign(conn: asyncpg.Connection, definition: CampaignDefinition
     return int(campaign_id)
 
 
+def read_campaign_files(directory: Path) -> list[CampaignDefinition]:
+    return [parse_campaign_file(path) for path in sorted(directory.glob("*.md"))]
+
+
 async def seed_campaigns(conn: asyncpg.Connection, directory: Path) -> list[str]:
     """Create the campaigns of `directory` that the database does not have yet (first start).
 
-    An existing campaign is left alone: once created, the database is the truth (organisers edit it).
+    An existing campaign is left alone: once created, the database is the truth (organisers
+    edit it).
     """
     created = []
-    for path in sorted(directory.glob("*.md")):
-        definition = parse_campaign_file(path)
+    for definition in await asyncio.to_thread(read_campaign_files, directory):
         if await conn.fetchval(Q["campaign_id_by_slug"], definition.slug) is None:
             await save_campaign(conn, definition)
             created.append(definition.slug)

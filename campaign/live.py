@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 COUNTS_CHANNEL = "territory_counts"
 CAMPAIGNS_CHANNEL = "campaigns"
+LISTENER_NAME = "campaign-listener"
 
 
 class ChangedTerritory(msgspec.Struct, frozen=True):
@@ -144,7 +145,7 @@ class Broadcaster:
 
     # -- the loop ----------------------------------------------------------------------------
     async def _connect(self) -> asyncpg.Connection:
-        conn = await asyncpg.connect(self.dsn)
+        conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})
         await conn.add_listener(COUNTS_CHANNEL, self._on_notify)
         await conn.add_listener(CAMPAIGNS_CHANNEL, self._on_notify)
         # Listening first, then reading: a change made in between arrives as a notification too.
@@ -158,7 +159,7 @@ class Broadcaster:
         while not stop.is_set():
             try:
                 self._conn = await self._connect()
-            except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("counts listener cannot connect (%s); retrying", type(exc).__name__)
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 10.0)

@@ -1,4 +1,5 @@
-"""Numbered SQL migrations, applied in order, each in its own transaction, under an advisory lock."""
+"""Numbered SQL migrations: applied in order, each in its own transaction, under an advisory
+lock so that processes starting together never both migrate."""
 
 from __future__ import annotations
 

@@ -144,6 +144,7 @@ class MailWorker:
         *,
         batch_size: int = BATCH_SIZE,
         lease_seconds: float = LEASE_SECONDS,
+        listener_name: str = LISTENER_NAME,
     ) -> None:
         self._pool = pool
         self._dsn = dsn
@@ -152,6 +153,7 @@ class MailWorker:
         self._sender = sender
         self._batch_size = batch_size
         self._lease_seconds = lease_seconds
+        self.listener_name = listener_name
         self._domain = address_domain(settings.mail_from)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -281,7 +283,7 @@ class MailWorker:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings={"application_name": LISTENER_NAME}
+                    self._dsn, timeout=10, server_settings={"application_name": self.listener_name}
                 )
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _conn, lost=lost: lost.set())

@@ -9,15 +9,14 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from campaign import signatures
-from campaign.api import campaign_or_404
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
-from campaign.runtime import Runtime, RuntimeDep
+from campaign.runtime import RuntimeDep
 from campaign.signatures import ConfirmResult
 from campaign.validation import FIELDS, check_signing
 
@@ -73,7 +72,9 @@ class Pages(Controller):
         return Template("index.html", context=_index_context(runtime, campaign))
 
     @post("/signer")
-    async def sign(self, runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Template | Redirect:
+    async def sign(
+        self, runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Template | Redirect:
         campaign = _campaign(runtime)
         form = await request.form()
         if form.get(HONEYPOT):
@@ -102,12 +103,18 @@ class Pages(Controller):
         """Shows what is being confirmed; only the button's POST confirms (mail filters click)."""
         async with runtime.pool.acquire() as conn:
             found = await signatures.find_confirmation(conn, token)
-        campaign = _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        campaign = (
+            _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        )
         assert campaign is not None
         context = _common(runtime, campaign)
         if found is None:
-            return Template("confirm_result.html", context={**context, "result": "unknown"},
-                            status_code=404, headers=NO_STORE)
+            return Template(
+                "confirm_result.html",
+                context={**context, "result": "unknown"},
+                status_code=404,
+                headers=NO_STORE,
+            )
         if found.status == "confirmed":
             result = "already"
         elif found.status != "pending":
@@ -131,14 +138,17 @@ class Pages(Controller):
     async def confirm(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
         async with runtime.pool.acquire() as conn:
             result, found = await signatures.confirm(conn, token)
-        campaign = _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        campaign = (
+            _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        )
         assert campaign is not None
         context = _common(runtime, campaign)
         territory = found and runtime.index.get(found.territory_level, found.territory_code)
         status = 404 if result is ConfirmResult.UNKNOWN else 200
         context.update(result=result.value, signature=found, territory=territory)
-        return Template("confirm_result.html", context=context, status_code=status,
-                        headers=NO_STORE)
+        return Template(
+            "confirm_result.html", context=context, status_code=status, headers=NO_STORE
+        )
 
     @get("/signataires")
     async def signatories(

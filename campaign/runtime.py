@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import asyncpg
+from litestar.di import NamedDependency
 
 from campaign import campaigns as campaigns_mod
 from campaign import db, migrations, territories
@@ -23,7 +24,6 @@ from campaign.mailsink import MailSink
 from campaign.outbox import MailWorker
 from campaign.settings import PROJECT_ROOT, Settings
 from campaign.territories import TerritoryIndex
-from litestar.di import NamedDependency
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,9 @@ async def prepare_database(settings: Settings, dsn: str) -> None:
 
 @contextlib.asynccontextmanager
 async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterator[Runtime]:
-    dsn = settings.database_url or await asyncio.to_thread(db.start_embedded_postgres, settings)
+    dsn = settings.database_url
+    if dsn is None:  # initdb and pg_ctl block: keep the loop free
+        dsn = await asyncio.to_thread(db.start_embedded_postgres, settings)
     await prepare_database(settings, dsn)
     pool = await db.create_pool(dsn)
     try:

@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     mail_retry_base_seconds: float
     mail_max_attempts: int
     mail_poll_seconds: float
+    sse_keepalive_seconds: float
+    """A comment line on idle event streams, so proxies do not close them."""
     unconfirmed_days: int
     """Days after which an unconfirmed signature is deleted (privacy notice)."""
     retention_months: int
@@ -36,7 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _secret_key(data_dir: Path) -> str:
-    """The dev secret: generated once, kept in the data folder so sessions and links survive restarts."""
+    """The dev secret: generated once, kept in the data folder so links survive restarts."""
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
@@ -66,6 +68,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         mail_retry_base_seconds=float(env.get("MAIL_RETRY_BASE_SECONDS") or 30),
         mail_max_attempts=int(env.get("MAIL_MAX_ATTEMPTS") or 8),
         mail_poll_seconds=float(env.get("MAIL_POLL_SECONDS") or 5),
+        sse_keepalive_seconds=float(env.get("SSE_KEEPALIVE_SECONDS") or 15),
         unconfirmed_days=int(env.get("UNCONFIRMED_DAYS") or 30),
         retention_months=int(env.get("RETENTION_MONTHS") or 6),
     )

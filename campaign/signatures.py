@@ -194,4 +194,4 @@ async def public_signatories(
         offset,
     )
     total = rows[0]["total"] if rows else 0
-    return total, [convert({k: r[k] for k in r.keys() if k != "total"}, Signatory) for r in rows]
+    return total, [convert(r, Signatory) for r in rows]

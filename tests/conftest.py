@@ -46,15 +46,14 @@ def dsn_for(server_uri: str, database: str) -> str:
     return f"{base.rsplit('/', 1)[0]}/{database}?{query}"
 
 
-@pytest.fixture(scope="session")
-async def dsn(pg_server: str) -> str:
-    """A migrated database with the territories loaded, shared by the session's tests."""
+async def migrated_database(pg_server: str, name: str) -> str:
+    """A new database, migrated, with the territories loaded."""
     from campaign.territories import load_territories
 
     admin = await asyncpg.connect(pg_server)
-    await admin.execute("CREATE DATABASE campaign_test")
+    await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    url = dsn_for(pg_server, "campaign_test")
+    url = dsn_for(pg_server, name)
     await migrations.migrate(url)
     conn = await asyncpg.connect(url)
     try:
@@ -62,6 +61,12 @@ async def dsn(pg_server: str) -> str:
     finally:
         await conn.close()
     return url
+
+
+@pytest.fixture(scope="session")
+async def dsn(pg_server: str) -> str:
+    """The database shared by the session's tests (and by the app `server`)."""
+    return await migrated_database(pg_server, "campaign_test")
 
 
 @pytest.fixture
@@ -103,14 +108,18 @@ class Mailbox:
     def to(self, address: str) -> list[email.message.EmailMessage]:
         return [m for m in self.messages if m["X-Envelope-To"] == address]
 
-    async def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[email.message.EmailMessage]:
+    async def wait_for(
+        self, address: str, count: int = 1, timeout: float = 10.0
+    ) -> list[email.message.EmailMessage]:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(self.to(address)) < count:
             self._arrived.clear()
             left = deadline - loop.time()
             if left <= 0:
-                raise AssertionError(f"{len(self.to(address))} message(s) for {address}, expected {count}")
+                raise AssertionError(
+                    f"{len(self.to(address))} message(s) for {address}, expected {count}"
+                )
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout=left)
         return self.to(address)
@@ -153,10 +162,15 @@ async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
             "DATA_DIR": os.environ["DATA_DIR"],
             "MAIL_POLL_SECONDS": "0.2",
             "MAIL_RETRY_BASE_SECONDS": "0.05",
+            "SSE_KEEPALIVE_SECONDS": "0.5",
         }
     )
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
         timeout_graceful_shutdown=1,
     )
     srv = uvicorn.Server(config)

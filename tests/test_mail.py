@@ -32,6 +32,7 @@ from campaign.mail import MailRenderer, RenderedEmail, SmtpSender, build_message
 from campaign.mailsink import MailSink, free_port
 from campaign.outbox import MailWorker
 from campaign.settings import PROJECT_ROOT, Settings, load_settings
+from tests.conftest import migrated_database
 
 SECRET = "test-secret-key-not-for-production"
 BASE_URL = "https://lettre.example.fr"
@@ -100,6 +101,13 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+@pytest.fixture(scope="module")
+async def dsn(pg_server: str) -> str:
+    """A database of this module's own: the app `server` of other tests runs a mail worker too,
+    which would otherwise deliver these tests' messages to its own mailbox."""
+    return await migrated_database(pg_server, "campaign_mail_test")
 
 
 @pytest.fixture
@@ -596,7 +604,11 @@ async def test_the_worker_wakes_on_notify_and_listens_again_after_a_drop(
     smtp: SmtpServer, data: Fixture, dsn: str, pools: Any
 ) -> None:
     # Polling every minute: only a NOTIFY can deliver within the few seconds waited below.
-    worker = await make_worker(pools, dsn, settings_for(smtp.url, MAIL_POLL_SECONDS="60"))
+    # A name of its own: the app server of other tests runs a worker that listens too.
+    name = "test-mail-listener"
+    worker = await make_worker(
+        pools, dsn, settings_for(smtp.url, MAIL_POLL_SECONDS="60"), listener_name=name
+    )
     signature_id, token_id, _ = await data.signature()
     stop = asyncio.Event()
     run = asyncio.create_task(worker.run(stop))
@@ -612,7 +624,7 @@ async def test_the_worker_wakes_on_notify_and_listens_again_after_a_drop(
         for _ in range(100):
             found = await data.db.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                outbox.LISTENER_NAME,
+                name,
             )
             if found:
                 return True
@@ -627,7 +639,7 @@ async def test_the_worker_wakes_on_notify_and_listens_again_after_a_drop(
 
         await data.db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
-            outbox.LISTENER_NAME,
+            name,
         )
         await asyncio.sleep(0.1)
         assert await listening()
@@ -638,7 +650,7 @@ async def test_the_worker_wakes_on_notify_and_listens_again_after_a_drop(
         stop.set()
         await asyncio.wait_for(run, timeout=10)
     assert not await data.db.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", outbox.LISTENER_NAME
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", name
     )
 
 

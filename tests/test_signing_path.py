@@ -29,7 +29,9 @@ async def counts(client: httpx.AsyncClient, level: str) -> dict[str, int]:
     return {c["code"]: c["count"] for c in body["counts"]}
 
 
-async def read_events(client: httpx.AsyncClient, into: list[dict[str, object]], ready: asyncio.Event) -> None:
+async def read_events(
+    client: httpx.AsyncClient, into: list[dict[str, object]], ready: asyncio.Event
+) -> None:
     async with client.stream("GET", f"/api/v1/campaigns/{SLUG}/events") as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -41,14 +43,18 @@ async def read_events(client: httpx.AsyncClient, into: list[dict[str, object]], 
                 ready.set()
 
 
-async def csrf_form_post(client: httpx.AsyncClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+async def csrf_form_post(
+    client: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
+) -> httpx.Response:
     html = (await client.get(page)).text
     token = re.search(r'name="_csrf_token" value="([^"]+)"', html)
     assert token, "the page has no CSRF field"
     return await client.post(action, data={**data, "_csrf_token": token.group(1)})
 
 
-async def test_sign_confirm_count_live(client: httpx.AsyncClient, mailbox: Mailbox, db: asyncpg.Connection) -> None:
+async def test_sign_confirm_count_live(
+    client: httpx.AsyncClient, mailbox: Mailbox, db: asyncpg.Connection
+) -> None:
     address = unique_email()
     before_commune = (await counts(client, "commune")).get("69123", 0)
     before_dept = (await counts(client, "departement"))["69"]
@@ -87,7 +93,12 @@ async def test_sign_confirm_count_live(client: httpx.AsyncClient, mailbox: Mailb
         address,
     )
     assert stored == hashlib.sha256(token.encode()).digest()
-    assert await db.fetchval("SELECT count(*) FROM signature_tokens WHERE token_hash = $1", token.encode()) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM signature_tokens WHERE token_hash = $1", token.encode()
+        )
+        == 0
+    )
 
     # Opening the link (as a mail filter would) changes nothing.
     page = await client.get(link)
@@ -99,7 +110,9 @@ async def test_sign_confirm_count_live(client: httpx.AsyncClient, mailbox: Mailb
     response = await csrf_form_post(client, link, link, {})
     assert response.status_code == 200
     assert "votre signature est confirmée" in response.text
-    assert await db.fetchval("SELECT status FROM signatures WHERE email = $1", address) == "confirmed"
+    assert (
+        await db.fetchval("SELECT status FROM signatures WHERE email = $1", address) == "confirmed"
+    )
 
     # Counted in its commune, département and région, and the stream says so.
     async def event_with_total(total: int) -> dict[str, object]:
@@ -131,7 +144,9 @@ async def test_counts_etag_answers_304(client: httpx.AsyncClient) -> None:
     first = await client.get(f"/api/v1/campaigns/{SLUG}/counts", params={"level": "region"})
     etag = first.headers["etag"]
     second = await client.get(
-        f"/api/v1/campaigns/{SLUG}/counts", params={"level": "region"}, headers={"If-None-Match": etag}
+        f"/api/v1/campaigns/{SLUG}/counts",
+        params={"level": "region"},
+        headers={"If-None-Match": etag},
     )
     assert second.status_code == 304
     assert second.content == b""
@@ -145,12 +160,20 @@ async def test_unknown_and_malformed_links_get_a_french_page(client: httpx.Async
         assert "signez" in page.text.lower() or "Signer" in page.text
 
 
-async def test_expired_link_offers_to_sign_again(client: httpx.AsyncClient, mailbox: Mailbox, db: asyncpg.Connection) -> None:
+async def test_expired_link_offers_to_sign_again(
+    client: httpx.AsyncClient, mailbox: Mailbox, db: asyncpg.Connection
+) -> None:
     address = unique_email("expire")
     r = await client.post(
         f"/api/v1/campaigns/{SLUG}/signatures",
-        json={"given_name": "Paul", "family_name": "Durand", "email": address, "mandate": "depute",
-              "territory_code": "2A", "public": False},
+        json={
+            "given_name": "Paul",
+            "family_name": "Durand",
+            "email": address,
+            "mandate": "depute",
+            "territory_code": "2A",
+            "public": False,
+        },
     )
     assert r.status_code == 202
     [message] = await mailbox.wait_for(address)
