@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -94,10 +95,15 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[An
     return _error(request, 503, "Service momentanément indisponible.", headers={"Retry-After": "5"})
 
 
+_TOKEN_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{20,}")
+
+
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, _UNAVAILABLE):
         return _unavailable(request, exc)
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # Paths may carry a confirmation token: never in the logs.
+    path = _TOKEN_SEGMENT.sub("/…", request.url.path)
+    log.exception("unhandled error on %s %s", request.method, path)
     return _error(request, 500, "Erreur interne. L’équipe en est informée.")
 
 
