@@ -80,7 +80,7 @@ def _error(
         context={"title": _TITLES.get(status, "Erreur"), "message": message, "status": status},
         status_code=status,
         headers=headers,
-    ).to_asgi_response(request.app, request)  # type: ignore[return-value]
+    )
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
