@@ -131,42 +131,45 @@ async def test_the_database_going_away_gives_503_then_the_service_recovers(
     info = server.get_postmaster_info()  # type: ignore[attr-defined]
     socket_dir = info.socket_dir
     log = server.log  # type: ignore[attr-defined]
-    async with app_server(DATABASE_URL=uri, SMTP_URL=f"smtp://127.0.0.1:{free_port()}") as base:
-        async with httpx.AsyncClient(base_url=base) as client:
-            assert (await client.get("/ready")).status_code == 200
-            await asyncio.to_thread(_pg_ctl, server, "-w", "-m", "fast", "stop")
-            r = await client.post(
-                f"/api/v1/campaigns/{SLUG}/signatures", json={**BODY, "email": unique_email()}
-            )
-            assert r.status_code == 503, r.text
-            assert r.headers["retry-after"]
-            assert r.json()["status_code"] == 503
-            page = await client.get("/signataires")
-            assert page.status_code == 503
-            assert "momentanément indisponible" in page.text
-            assert (await client.get("/ready")).status_code == 503
-            # Counts are served from memory during the outage.
-            assert (await client.get(f"/api/v1/campaigns/{SLUG}/counts")).status_code == 200
+    smtp_url = f"smtp://127.0.0.1:{free_port()}"
+    async with (
+        app_server(DATABASE_URL=uri, SMTP_URL=smtp_url) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        assert (await client.get("/ready")).status_code == 200
+        await asyncio.to_thread(_pg_ctl, server, "-w", "-m", "fast", "stop")
+        r = await client.post(
+            f"/api/v1/campaigns/{SLUG}/signatures", json={**BODY, "email": unique_email()}
+        )
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"]
+        assert r.json()["status_code"] == 503
+        page = await client.get("/signataires")
+        assert page.status_code == 503
+        assert "momentanément indisponible" in page.text
+        assert (await client.get("/ready")).status_code == 503
+        # Counts are served from memory during the outage.
+        assert (await client.get(f"/api/v1/campaigns/{SLUG}/counts")).status_code == 200
 
-            await asyncio.to_thread(
-                _pg_ctl,
-                server,
-                "-w",
-                "-o",
-                '-h ""',
-                "-o",
-                f"-k {socket_dir}",
-                "-l",
-                str(log),
-                "start",
+        await asyncio.to_thread(
+            _pg_ctl,
+            server,
+            "-w",
+            "-o",
+            '-h ""',
+            "-o",
+            f"-k {socket_dir}",
+            "-l",
+            str(log),
+            "start",
+        )
+        address = unique_email()
+        for _ in range(50):
+            r = await client.post(
+                f"/api/v1/campaigns/{SLUG}/signatures", json={**BODY, "email": address}
             )
-            address = unique_email()
-            for _ in range(50):
-                r = await client.post(
-                    f"/api/v1/campaigns/{SLUG}/signatures", json={**BODY, "email": address}
-                )
-                if r.status_code == 202:
-                    break
-                await asyncio.sleep(0.1)
-            assert r.status_code == 202, r.text
-            assert (await client.get("/ready")).status_code == 200
+            if r.status_code == 202:
+                break
+            await asyncio.sleep(0.1)
+        assert r.status_code == 202, r.text
+        assert (await client.get("/ready")).status_code == 200
