@@ -131,7 +131,10 @@ async def test_sign_confirm_count_live(
     assert (await counts(client, "commune"))["69123"] == before_commune + 1
     assert (await counts(client, "departement"))["69"] == before_dept + 1
     assert (await counts(client, "region"))["84"] == before_region + 1
-    assert (await client.get(f"/api/v1/campaigns/{SLUG}")).json()["total"] == before_total + 1
+    info = (await client.get(f"/api/v1/campaigns/{SLUG}")).json()
+    assert info["total"] == before_total + 1
+    signed = await db.fetchval("SELECT letter_version FROM signatures WHERE email = $1", address)
+    assert signed == info["letter_version"]  # the version of the text that was signed
 
     # Confirming again is harmless and counts nothing more.
     again = await csrf_form_post(client, "/", link, {})
