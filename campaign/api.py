@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -209,30 +209,30 @@ class CampaignApi(Controller):
 async def _count_events(
     runtime: Runtime, campaign_id: int
 ) -> AsyncIterator[ServerSentEventMessage]:
+    """A snapshot, then each coalesced change; a comment when idle. Ends with the process."""
     broadcaster = runtime.broadcaster
     queue = broadcaster.subscribe(campaign_id)
+    stop: asyncio.Future[object] = asyncio.ensure_future(runtime.stop.wait())
+    next_change: asyncio.Future[object] = asyncio.ensure_future(queue.get())
     try:
-        yield ServerSentEventMessage(
-            event="counts", data=broadcaster.snapshot(campaign_id).decode()
-        )
-        stop = asyncio.ensure_future(runtime.stop.wait())
-        try:
-            while not runtime.stop.is_set():
-                get_next = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait(
-                    {get_next, stop},
-                    timeout=runtime.settings.sse_keepalive_seconds,
-                    return_when="FIRST_COMPLETED",
-                )
-                if get_next in done:
-                    yield ServerSentEventMessage(event="counts", data=get_next.result().decode())
-                    continue
-                get_next.cancel()
-                if not done:
-                    yield ServerSentEventMessage(comment="keep-alive", data=None)
-        finally:
-            stop.cancel()
+        snapshot = broadcaster.snapshot(campaign_id).decode()
+        yield ServerSentEventMessage(event="counts", data=snapshot)
+        while not stop.done():
+            done, _ = await asyncio.wait(
+                {next_change, stop},
+                timeout=runtime.settings.sse_keepalive_seconds,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if next_change in done:
+                data = cast(bytes, next_change.result()).decode()
+                next_change = asyncio.ensure_future(queue.get())
+                yield ServerSentEventMessage(event="counts", data=data)
+            elif not done:
+                yield ServerSentEventMessage(comment="keep-alive", data=None)
     finally:
+        # The client may leave at any await: no task outlives its stream.
+        next_change.cancel()
+        stop.cancel()
         broadcaster.unsubscribe(campaign_id, queue)
 
 

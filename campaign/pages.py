@@ -18,6 +18,7 @@ from campaign.frenchdates import days_until, long_date, long_datetime
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.runtime import RuntimeDep
 from campaign.signatures import ConfirmResult
+from campaign.territories import normalize
 from campaign.validation import FIELDS, check_signing
 
 DEFAULT_SLUG = "jouer-collectif"
@@ -50,7 +51,7 @@ def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
 
 def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     counts = runtime.counts.campaign(campaign.id)
-    regions = sorted(runtime.index.all("region"), key=lambda t: t.name)
+    regions = sorted(runtime.index.all("region"), key=lambda t: normalize(t.name))
     departements = runtime.index.all("departement")
     return {
         **_common(runtime, campaign),

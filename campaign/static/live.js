@@ -40,7 +40,7 @@
     var tick = function () {
       var left = Math.max(0, launch - Date.now());
       var d = Math.floor(left / 86400000), h = Math.floor(left / 3600000) % 24, m = Math.floor(left / 60000) % 60;
-      value.textContent = d + " j " + h + " h " + (m < 10 ? "0" : "") + m + " min";
+      value.textContent = d + " jour" + (d > 1 ? "s" : "") + ", " + h + " h " + (m < 10 ? "0" : "") + m + " min";
     };
     tick();
     setInterval(tick, 30000);
