@@ -143,9 +143,11 @@ async def mailbox() -> AsyncIterator[Mailbox]:
     controller.stop()
 
 
-@pytest.fixture(scope="session")
-async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
-    """The app served by uvicorn on a free port (real HTTP, SSE included); yields its base URL."""
+@contextlib.asynccontextmanager
+async def app_server(**env: str) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free port (real HTTP, SSE included); yields its base URL.
+
+    `env` is the environment the settings are read from (DATABASE_URL, SMTP_URL, ...)."""
     import uvicorn
 
     from campaign.app import create_app
@@ -155,14 +157,13 @@ async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
     base = f"http://127.0.0.1:{port}"
     settings = load_settings(
         {
-            "DATABASE_URL": dsn,
-            "SMTP_URL": f"smtp://127.0.0.1:{mailbox.port}",  # type: ignore[attr-defined]
             "BASE_URL": base,
             "SECRET_KEY": os.environ["SECRET_KEY"],
             "DATA_DIR": os.environ["DATA_DIR"],
             "MAIL_POLL_SECONDS": "0.2",
             "MAIL_RETRY_BASE_SECONDS": "0.05",
             "SSE_KEEPALIVE_SECONDS": "0.5",
+            **env,
         }
     )
     config = uvicorn.Config(
@@ -179,9 +180,19 @@ async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
         if task.done():
             task.result()
         await asyncio.sleep(0.05)
-    yield base
-    srv.should_exit = True
-    await asyncio.wait_for(task, timeout=15)
+    try:
+        yield base
+    finally:
+        srv.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+@pytest.fixture(scope="session")
+async def server(dsn: str, mailbox: Mailbox) -> AsyncIterator[str]:
+    """The app for the session's tests, sending its mail to `mailbox`."""
+    smtp_url = f"smtp://127.0.0.1:{mailbox.port}"  # type: ignore[attr-defined]
+    async with app_server(DATABASE_URL=dsn, SMTP_URL=smtp_url) as base:
+        yield base
 
 
 @pytest.fixture

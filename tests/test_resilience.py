@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,8 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.settings import load_settings
-from tests.conftest import Mailbox, free_port, migrated_database, unique_email
+from tests.conftest import Mailbox, app_server, free_port, migrated_database, unique_email
 
 SLUG = "jouer-collectif"
 BODY = {
@@ -24,44 +21,6 @@ BODY = {
     "territory_code": "84",
     "public": False,
 }
-
-
-@contextlib.asynccontextmanager
-async def app_server(**env: str) -> AsyncIterator[str]:
-    """An app of its own (own database, own SMTP settings), served over HTTP."""
-    import uvicorn
-
-    from campaign.app import create_app
-
-    port = free_port()
-    settings = load_settings(
-        {
-            "BASE_URL": f"http://127.0.0.1:{port}",
-            "SECRET_KEY": os.environ["SECRET_KEY"],
-            "DATA_DIR": os.environ["DATA_DIR"],
-            "MAIL_POLL_SECONDS": "0.2",
-            "MAIL_RETRY_BASE_SECONDS": "0.1",
-            **env,
-        }
-    )
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="critical",
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
 
 
 async def test_smtp_down_at_signing_keeps_the_signature_and_delivers_later(pg_server: str) -> None:
