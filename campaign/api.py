@@ -17,9 +17,15 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from campaign import signatures
 from campaign.campaigns import Campaign
+from campaign.mandates import Mandate
 from campaign.migrations import pending_migrations
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.validation import SigningBody, check_signing
+
+REGION_CODE = r"^[0-9]{2}$"
+DEPARTEMENT_CODE = r"^([0-9]{2,3}|2[AB])$"
+SearchText = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+"""Free text to search for: no control characters (PostgreSQL refuses NUL)."""
 
 
 class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -148,7 +154,7 @@ class CampaignApi(Controller):
             raise HTTPException(status_code=409, detail="La signature de cette lettre est close.")
         try:
             data = msgspec.json.decode(await request.body())
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             raise HTTPException(status_code=400, detail="Corps JSON invalide.") from None
         if not isinstance(data, dict):
             raise HTTPException(status_code=400, detail="Un objet JSON est attendu.")
@@ -168,10 +174,10 @@ class CampaignApi(Controller):
         self,
         slug: FromPath[str],
         runtime: RuntimeDep,
-        region: FromQuery[str | None] = None,
-        departement: FromQuery[str | None] = None,
-        mandate: FromQuery[str | None] = None,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        region: Annotated[str | None, QueryParameter(pattern=REGION_CODE)] = None,
+        departement: Annotated[str | None, QueryParameter(pattern=DEPARTEMENT_CODE)] = None,
+        mandate: FromQuery[Mandate | None] = None,
+        q: SearchText = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> SignatoryPage:

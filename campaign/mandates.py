@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 Level = Literal["region", "departement", "commune"]
+Mandate = Literal[
+    "maire",
+    "adjoint",
+    "conseiller_municipal",
+    "president_intercommunalite",
+    "conseiller_departemental",
+    "president_departement",
+    "conseiller_regional",
+    "president_region",
+    "depute",
+    "senateur",
+]
 
 # (code, French label, level of the territory the mandate is held in)
 _MANDATES: Final[tuple[tuple[str, str, Level], ...]] = (
@@ -21,6 +33,7 @@ _MANDATES: Final[tuple[tuple[str, str, Level], ...]] = (
 )
 
 MANDATES: Final[tuple[str, ...]] = tuple(code for code, _, _ in _MANDATES)
+assert get_args(Mandate) == MANDATES
 LABELS: Final[dict[str, str]] = {code: label for code, label, _ in _MANDATES}
 LEVELS: Final[dict[str, Level]] = {code: level for code, _, level in _MANDATES}
 

@@ -13,6 +13,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from campaign import signatures
+from campaign.api import SearchText
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
@@ -80,8 +81,11 @@ class Pages(Controller):
         form = await request.form()
         if form.get(HONEYPOT):
             return Redirect("/merci", status_code=303)
-        values = {k: str(form.get(k, "")) for k in FIELDS if form.get(k) not in (None, "")}
-        fields = dict(values)
+        # Text fields only: a file part posted under a field's name is an error, not its repr.
+        fields: dict[str, object] = {
+            k: form.get(k) for k in FIELDS if form.get(k) not in (None, "")
+        }
+        values = {k: v for k, v in fields.items() if isinstance(v, str)}
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
@@ -155,7 +159,7 @@ class Pages(Controller):
     async def signatories(
         self,
         runtime: RuntimeDep,
-        q: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        q: SearchText = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
     ) -> Template:
         campaign = _campaign(runtime)

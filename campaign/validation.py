@@ -15,15 +15,20 @@ import msgspec
 from msgspec import Meta
 
 from campaign.mandates import LABELS, LEVEL_NONE, LEVEL_WITH_ARTICLE, MANDATES, level_for
+from campaign.territories import LEVELS as TERRITORY_LEVELS
 from campaign.territories import Territory, TerritoryIndex
 
 NAME_MAX = 100
 EMAIL_MAX = 254
 COMMENT_MAX = 280
 
+# ASCII only, local part a dot-atom (no leading, trailing or doubled dot), domain of DNS labels.
+# Matched with `fullmatch` on what was typed, before lower-casing: `str.lower` maps some non-ASCII
+# letters to ASCII ones (the Kelvin sign "K" becomes "k"), which would mail someone else.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@"
-    r"(?=.{1,253}$)([A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+    rf"(?=[^@]{{1,64}}@){_ATEXT}+(?:\.{_ATEXT}+)*@"
+    r"(?=.{1,253}\Z)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}"
 )
 _REF = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
@@ -117,8 +122,9 @@ def check_signing(
     family = _text(data.get("family_name"), "family_name", errors, required=True, max_len=NAME_MAX)
     email = _text(data.get("email"), "email", errors, required=True, max_len=EMAIL_MAX)
     if email is not None:
-        email = normalise_email(email)
-        if not _EMAIL.match(email):
+        if _EMAIL.fullmatch(email.strip()):
+            email = normalise_email(email)
+        else:
             errors["email"] = "Adresse électronique invalide (exemple : prenom.nom@mairie.fr)."
     mandate = data.get("mandate")
     if mandate is None or mandate == "":
@@ -159,7 +165,13 @@ def _territory(
 ) -> Territory | None:
     field = "territory_code"
     text = _text(raw, field, errors, required=True, max_len=200)
-    if text is None or mandate is None:
+    if text is None:
+        return None
+    if mandate is None:
+        # The level is unknown, but a text that names no territory at any level is wrong whatever
+        # the mandate: say so now rather than after the mandate is fixed (every error at once).
+        if not any(_names_some(index, level, text, resolve_names) for level in TERRITORY_LEVELS):
+            errors[field] = "Territoire inconnu : indiquez un nom, un code postal ou un code INSEE."
         return None
     level = level_for(mandate)
     a_level = LEVEL_WITH_ARTICLE[level]
@@ -182,3 +194,12 @@ def _territory(
         f"Code inconnu : le mandat « {LABELS[mandate]} » demande {a_level} (code INSEE)."
     )
     return None
+
+
+def _names_some(index: TerritoryIndex, level: str, text: str, resolve_names: bool) -> bool:
+    if index.get(level, text.upper()) is not None:
+        return True
+    if not resolve_names:
+        return False
+    resolution = index.resolve(level, text)
+    return resolution.territory is not None or bool(resolution.candidates)

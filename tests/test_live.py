@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from campaign.campaigns import CampaignDefinition, save_campaign
+from campaign.db import Q
 from campaign.live import LISTENER_NAME
 
 
@@ -70,8 +71,7 @@ class Stream:
 
 async def bump(db: asyncpg.Connection, campaign_id: int, level: str, code: str) -> None:
     await db.execute(
-        "INSERT INTO territory_counts (campaign_id, level, code, confirmed) VALUES ($1, $2, $3, 1) "
-        "ON CONFLICT (campaign_id, level, code) DO UPDATE SET confirmed = territory_counts.confirmed + 1",
+        Q["increment_count"],  # what confirming a signature does
         campaign_id,
         level,
         code,
@@ -128,7 +128,8 @@ async def test_the_listener_reconnects_and_reloads_after_its_connection_drops(
     # Kill the listening connection and change a count while nobody listens.
     async with db.transaction():
         killed = await db.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1",
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = $1",
             LISTENER_NAME,
         )
         await bump(db, campaign_id, "region", "84")
