@@ -181,7 +181,7 @@ class CampaignApi(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     ) -> SignatoryPage:
-        """Confirmed signatures whose signers agreed to be listed, newest first."""
+        """Confirmed signatures whose signers agreed to be listed, featured first, then newest."""
         c = campaign_or_404(runtime, slug)
         async with runtime.pool.acquire() as conn:
             total, rows = await signatures.public_signatories(
@@ -205,7 +205,7 @@ class CampaignApi(Controller):
                     territory_code=r.territory_code,
                     territory_name=territory.name if territory else r.territory_code,
                     verified=False,
-                    featured=False,
+                    featured=r.featured,
                     signed_at=r.confirmed_at,
                 )
             )

@@ -21,7 +21,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from campaign import api, pages
+from campaign import admin, api, pages
 from campaign.mailsink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.settings import Settings, load_settings
@@ -128,6 +128,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         api.search_territories,
         api.health,
         api.ready,
+        admin.router(),
         create_static_files_router(
             path="/static", directories=[PACKAGE_DIR / "static"], include_in_schema=False
         ),

@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         "load-campaign", help="créer ou mettre à jour une campagne depuis son fichier"
     )
     lc.add_argument("file", type=Path)
+    from campaign.admin import commands as admin_commands
+
+    admin_commands.add_parsers(sub)  # create-organiser, export
     return parser
 
 
@@ -136,3 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_load_territories(settings, args.file))
     elif args.command == "load-campaign":
         asyncio.run(_load_campaign(settings, args.file))
+    elif args.command in ("create-organiser", "export"):
+        from campaign.admin import commands as admin_commands
+
+        command = (
+            admin_commands.export if args.command == "export" else admin_commands.create_organiser
+        )
+        asyncio.run(command(settings, args))

@@ -102,6 +102,24 @@ async def sign(
         return SignOutcome.NOTHING_SENT
 
 
+async def resend_confirmation(
+    conn: asyncpg.Connection, settings: Settings, signature_id: int
+) -> bool:
+    """An organiser's resend: a new link for a pending signature, in one transaction.
+
+    Not capped by MAX_EMAILS_PER_SIGNATURE (a person asked for it), but counted. False when the
+    signature is not pending (confirmed, rejected, withdrawn or gone).
+    """
+    async with conn.transaction():
+        row = await conn.fetchrow(Q["lock_signature_by_id"], signature_id)
+        if row is None or row["status"] != "pending":
+            return False
+        await conn.execute(Q["count_email_sent"], signature_id)
+        await _queue_confirmation(conn, settings, signature_id, row["email"])
+    log.info("signature %s: confirmation resent", signature_id)
+    return True
+
+
 class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
     """What a confirmation link points at, shown on the page before the signer confirms."""
 
@@ -165,6 +183,7 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     territory_level: str
     territory_code: str
     confirmed_at: datetime
+    featured: bool = False
 
 
 def _like_escape(text: str) -> str:
@@ -182,7 +201,8 @@ async def public_signatories(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[Signatory]]:
-    """Confirmed signatures whose signers agreed to be listed, newest first, and their total."""
+    """Confirmed signatures whose signers agreed to be listed, featured ones first, then newest
+    first, and their total."""
     rows = await conn.fetch(
         Q["public_signatories"],
         campaign_id,

@@ -19,6 +19,9 @@ SET given_name = $2, family_name = $3, mandate = $4, territory_level = $5, terri
     emails_sent = emails_sent + 1, updated_at = now()
 WHERE id = $1;
 
+-- name: lock_signature_by_id
+SELECT id, email, status FROM signatures WHERE id = $1 FOR UPDATE;
+
 -- name: count_email_sent
 UPDATE signatures SET emails_sent = emails_sent + 1 WHERE id = $1;
 
@@ -42,7 +45,7 @@ RETURNING campaign_id, territory_level, territory_code;
 
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
-       count(*) OVER () AS total
+       s.featured, count(*) OVER () AS total
 FROM signatures s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
@@ -53,5 +56,5 @@ WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
   AND ($4::text IS NULL OR s.mandate = $4)
   AND ($5::text IS NULL OR unaccent(lower(s.given_name || ' ' || s.family_name || ' ' || t.name))
                            LIKE '%' || unaccent(lower($5)) || '%')
-ORDER BY s.confirmed_at DESC, s.id DESC
+ORDER BY s.featured DESC, s.confirmed_at DESC, s.id DESC
 LIMIT $6 OFFSET $7;

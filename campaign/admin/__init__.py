@@ -1,0 +1,56 @@
+"""The organisers' back office under /admin: accounts and sessions, dashboard, signatories,
+moderation, correspondence, campaign settings, exports, audit log.
+
+`router()` gathers its routes behind one guard (campaign/admin/auth.py): every route declares
+the least role it needs, and a route that declares none is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Response, Router
+from litestar.di import Provide
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+
+def _no_store(response: Response[Any]) -> Response[Any]:
+    from campaign.admin.auth import NO_STORE
+
+    for name, value in NO_STORE.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def router() -> Router:
+    from campaign.admin import (
+        account_pages,
+        auth,
+        campaign_settings,
+        correspondence,
+        dashboard,
+        export_pages,
+        signatory_pages,
+    )
+
+    return Router(
+        path="/",
+        route_handlers=[
+            auth.LoginController,
+            dashboard.DashboardController,
+            signatory_pages.SignatoriesController,
+            correspondence.MailController,
+            export_pages.ExportController,
+            campaign_settings.CampaignSettingsController,
+            account_pages.AccountsController,
+            account_pages.JournalController,
+        ],
+        guards=[auth.role_guard],
+        dependencies={"user": Provide(auth.provide_user, sync_to_thread=False)},
+        exception_handlers={
+            NotAuthorizedException: auth.to_login,
+            PermissionDeniedException: auth.forbidden,
+        },
+        after_request=_no_store,
+        include_in_schema=False,
+    )

@@ -1,0 +1,174 @@
+"""Campaign settings (admins): the letter (Markdown, preview, a new version at each change),
+launch date, goal, embargo, open or closed. Every process reloads the campaign on its NOTIFY."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
+
+from campaign.admin import audit
+from campaign.admin.auth import UserDep, actor
+from campaign.admin.common import current_campaign, page
+from campaign.campaigns import Campaign, CampaignDefinition, save_campaign
+from campaign.db import Q
+from campaign.frenchdates import PARIS
+from campaign.runtime import RuntimeDep
+
+STATUSES = {"draft": "Brouillon", "open": "Ouverte aux signatures", "closed": "Close"}
+BODY_MAX = 100_000
+TEXT_MAX = 500
+
+
+def _fields(campaign: Campaign) -> dict[str, str]:
+    return {
+        "title": campaign.title,
+        "addressees": campaign.addressees,
+        "summary": campaign.summary,
+        "launch_at": campaign.launch_at.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M"),
+        "goal": str(campaign.goal),
+        "status": campaign.status,
+        "embargo": "true" if campaign.embargo else "",
+        "body": campaign.body,
+    }
+
+
+def _check(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for name in ("title", "addressees", "summary"):
+        text = form.get(name, "").strip()
+        if len(text) > TEXT_MAX:
+            errors[name] = f"Au plus {TEXT_MAX} caractères."
+        values[name] = text
+    if not values["title"]:
+        errors["title"] = "Le titre est obligatoire."
+    try:
+        launch = datetime.fromisoformat(form.get("launch_at", ""))
+        values["launch_at"] = launch if launch.tzinfo else launch.replace(tzinfo=PARIS)
+    except ValueError:
+        errors["launch_at"] = "Date et heure attendues (heure de Paris)."
+    try:
+        values["goal"] = int(form.get("goal", "0") or 0)
+        if not 0 <= values["goal"] <= 10_000_000:
+            raise ValueError
+    except ValueError:
+        errors["goal"] = "Un nombre entier positif."
+    values["status"] = form.get("status", "")
+    if values["status"] not in STATUSES:
+        errors["status"] = "Statut inconnu."
+    values["embargo"] = form.get("embargo") == "true"
+    body = form.get("body", "").replace("\r\n", "\n").strip()
+    if not body:
+        errors["body"] = "La lettre ne peut pas être vide."
+    elif len(body) > BODY_MAX:
+        errors["body"] = f"Au plus {BODY_MAX} caractères."
+    values["body"] = body + "\n"
+    return values, errors
+
+
+def _summary(c: Campaign) -> dict[str, Any]:
+    return {
+        "titre": c.title,
+        "destinataires": c.addressees,
+        "résumé": c.summary,
+        "lancement": c.launch_at.isoformat(),
+        "objectif": c.goal,
+        "statut": c.status,
+        "embargo": c.embargo,
+        "version": c.current_version,
+    }
+
+
+class CampaignSettingsController(Controller):
+    path = "/admin/campagne"
+    include_in_schema = False
+    opt = {"role": "admin"}
+
+    @get("/")
+    async def form(
+        self, runtime: RuntimeDep, user: UserDep, fait: FromQuery[str | None] = None
+    ) -> Template:
+        campaign = current_campaign(runtime)
+        return await self._page(runtime, user, campaign, _fields(campaign), {}, done=fait)
+
+    async def _page(
+        self,
+        runtime: RuntimeDep,
+        user: UserDep,
+        campaign: Campaign,
+        values: dict[str, str],
+        errors: dict[str, str],
+        *,
+        preview: str | None = None,
+        done: str | None = None,
+        status_code: int = 200,
+    ) -> Template:
+        async with runtime.pool.acquire() as conn:
+            versions = await conn.fetch(Q["admin_letter_versions"], campaign.id)
+        return page(
+            "admin/campaign.html",
+            user,
+            campaign,
+            status_code=status_code,
+            done=done,
+            values=values,
+            errors=errors,
+            preview=preview,
+            statuses=STATUSES,
+            versions=versions,
+        )
+
+    @post("/")
+    async def save(
+        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
+    ) -> Template | Redirect:
+        campaign = current_campaign(runtime)
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        values, errors = _check(form)
+        shown = {**form, "embargo": "true" if values.get("embargo") else ""}
+        if errors:
+            return await self._page(runtime, user, campaign, shown, errors, status_code=422)
+        if form.get("action") == "apercu":
+            preview = msgspec.structs.replace(campaign, body=values["body"]).body_html
+            return await self._page(runtime, user, campaign, shown, {}, preview=preview)
+        definition = CampaignDefinition(
+            slug=campaign.slug,
+            title=values["title"],
+            addressees=values["addressees"],
+            summary=values["summary"],
+            launch_at=values["launch_at"],
+            goal=values["goal"],
+            body=values["body"],
+        )
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await save_campaign(conn, definition)  # a changed letter becomes a new version
+            await conn.execute(
+                Q["admin_update_campaign_flags"], campaign.id, values["status"], values["embargo"]
+            )
+            version = await conn.fetchval(Q["admin_campaign_version"], campaign.id)
+            after = msgspec.structs.replace(
+                campaign,
+                **{k: values[k] for k in ("title", "addressees", "summary", "launch_at", "goal")},
+                status=values["status"],
+                embargo=values["embargo"],
+                current_version=version,
+            )
+            await audit.record(
+                conn,
+                actor(user),
+                "campaign.update",
+                target_type="campaign",
+                target_id=campaign.id,
+                before=_summary(campaign),
+                after=_summary(after),
+                detail={"lettre modifiée": campaign.body != values["body"]},
+            )
+        # This process at once; the others on the campaigns' NOTIFY.
+        async with runtime.pool.acquire() as conn:
+            await runtime.campaigns.reload(conn)
+        return Redirect("/admin/campagne?fait=campagne", status_code=303)

@@ -1,0 +1,69 @@
+"""What every back-office page shares: the campaign it works on, the page frame, messages."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar.response import Template
+
+from campaign.admin.auth import NO_STORE
+from campaign.admin.roles import LABELS as ROLE_LABELS
+from campaign.admin.roles import allows
+from campaign.admin.sessions import SessionUser
+from campaign.campaigns import Campaign
+from campaign.frenchdates import PARIS
+from campaign.mandates import LABELS as MANDATE_LABELS
+from campaign.pages import DEFAULT_SLUG
+from campaign.runtime import Runtime
+
+# Shown after a redirect (`?fait=...`): the outcome of the action just done.
+DONE: Final = {
+    "rejet": "Signature rejetée.",
+    "restauration": "Signature restaurée.",
+    "avant": "Signature mise en avant.",
+    "retrait-avant": "Signature retirée de la mise en avant.",
+    "correction": "Nom corrigé.",
+    "renvoi": "Un nouveau lien de confirmation part dans la file d’envoi.",
+    "relance": "Le courriel est remis dans la file d’envoi.",
+    "campagne": "Campagne enregistrée.",
+    "compte": "Compte enregistré.",
+    "lot": "Action groupée effectuée.",
+    "verification": "Vérification enregistrée.",
+}
+
+
+def current_campaign(runtime: Runtime) -> Campaign:
+    campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
+    if campaign is None:
+        from litestar.exceptions import NotFoundException
+
+        raise NotFoundException(detail="Aucune campagne.")
+    return campaign
+
+
+def page(
+    template: str,
+    user: SessionUser,
+    campaign: Campaign | None,
+    *,
+    status_code: int = 200,
+    done: str | None = None,
+    **context: Any,
+) -> Template:
+    """A back-office page: never cached (it shows personal data), never framed."""
+    return Template(
+        template,
+        context={
+            "user": user,
+            "campaign": campaign,
+            "can_act": allows(user.role, "organiser"),
+            "is_admin": allows(user.role, "admin"),
+            "role_labels": ROLE_LABELS,
+            "mandate_labels": MANDATE_LABELS,
+            "done": DONE.get(done or ""),
+            "paris": PARIS,
+            **context,
+        },
+        status_code=status_code,
+        headers=NO_STORE,
+    )

@@ -1,0 +1,116 @@
+"""Correspondence: the outbox (queued, sent, failed with the SMTP reply) and retrying failures.
+
+Resending a confirmation link is a moderation action on a signature (see moderation.resend).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from campaign.admin import audit
+from campaign.admin.audit import Actor
+from campaign.admin.auth import UserDep, actor
+from campaign.admin.common import current_campaign, page
+from campaign.admin.dashboard import MAIL_LABELS
+from campaign.db import Q, convert_all
+from campaign.runtime import RuntimeDep
+
+PER_PAGE = 100
+RETRY_MAX = 1000
+
+
+class MailRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    template: str
+    recipient: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    signature_id: int | None
+    given_name: str | None
+    family_name: str | None
+
+
+async def retry(conn: asyncpg.Connection, who: Actor, ids: list[int]) -> int:
+    """Failed messages back to the queue, audited; returns how many."""
+    async with conn.transaction():
+        rows = await conn.fetch(Q["admin_outbox_retry"], ids)
+        await audit.record_many(
+            conn,
+            who,
+            "mail.retry",
+            "mail",
+            [
+                (r["id"], {"status": "failed", "erreur": r["last_error"]}, {"status": "queued"})
+                for r in rows
+            ],
+        )
+        for r in rows:
+            if r["signature_id"] is not None:  # also in the signature's history
+                await audit.record(
+                    conn,
+                    who,
+                    "mail.retry",
+                    target_type="signature",
+                    target_id=r["signature_id"],
+                    detail={"courriel": r["id"]},
+                )
+        await conn.execute(Q["admin_outbox_wake"])
+    return len(rows)
+
+
+class MailController(Controller):
+    path = "/admin/courriels"
+    include_in_schema = False
+    opt = {"role": "organiser"}
+
+    @get("/")
+    async def index(
+        self,
+        runtime: RuntimeDep,
+        user: UserDep,
+        statut: FromQuery[str | None] = None,
+        avant: FromQuery[int | None] = None,
+        fait: FromQuery[str | None] = None,
+        relances: FromQuery[int | None] = None,
+    ) -> Template:
+        status = statut if statut in MAIL_LABELS else None
+        async with runtime.pool.acquire() as conn:
+            rows = convert_all(
+                await conn.fetch(Q["admin_outbox_list"], status, avant, PER_PAGE + 1), MailRow
+            )
+        return page(
+            "admin/mail.html",
+            user,
+            current_campaign(runtime),
+            done=fait,
+            rows=rows[:PER_PAGE],
+            next_before=rows[PER_PAGE - 1].id if len(rows) > PER_PAGE else None,
+            status=status,
+            labels=MAIL_LABELS,
+            retried=relances,
+        )
+
+    @post("/{mail_id:int}/relancer")
+    async def retry_one(
+        self, runtime: RuntimeDep, user: UserDep, mail_id: FromPath[int]
+    ) -> Redirect:
+        async with runtime.pool.acquire() as conn:
+            n = await retry(conn, actor(user), [mail_id])
+        return Redirect(f"/admin/courriels?statut=failed&relances={n}", status_code=303)
+
+    @post("/relancer-echecs")
+    async def retry_failed(self, runtime: RuntimeDep, user: UserDep) -> Redirect:
+        async with runtime.pool.acquire() as conn:
+            ids = [r["id"] for r in await conn.fetch(Q["admin_outbox_failed_ids"], RETRY_MAX)]
+            n = await retry(conn, actor(user), ids)
+        return Redirect(f"/admin/courriels?relances={n}", status_code=303)

@@ -1,0 +1,32 @@
+"""The register-of-officials verification, as the back office sees it.
+
+Verification belongs to `campaign.verification` (another part of the service). The back office
+only calls what that module exposes, when it exposes it: `override_verification`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import asyncpg
+
+from campaign.db import Q
+
+
+def _module() -> Any:
+    try:
+        return importlib.import_module("campaign.verification")
+    except ImportError:
+        return None
+
+
+def override_available() -> bool:
+    module = _module()
+    return module is not None and callable(getattr(module, "override_verification", None))
+
+
+async def verified_share(conn: asyncpg.Connection, campaign_id: int) -> int | None:
+    """Confirmed signatures found in the register; None when the register is not installed."""
+    count: int | None = await conn.fetchval(Q["admin_verified_count"], campaign_id)
+    return count
