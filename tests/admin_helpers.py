@@ -39,7 +39,9 @@ async def login(client: httpx.AsyncClient, email: str, password: str = PASSWORD)
 
 
 @asynccontextmanager
-async def logged_in(server: str, db: asyncpg.Connection, role: str) -> AsyncIterator[httpx.AsyncClient]:
+async def logged_in(
+    server: str, db: asyncpg.Connection, role: str
+) -> AsyncIterator[httpx.AsyncClient]:
     """A client with its own cookies, logged in as a new account of `role`."""
     email = await make_organiser(db, role)
     async with httpx.AsyncClient(base_url=server, timeout=20) as client:
@@ -86,8 +88,17 @@ async def make_signature(
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
                        CASE WHEN $11 = 'confirmed' THEN now() END)
                RETURNING id""",
-            c["id"], email, given_name, family_name, mandate, level, code, public, ref,
-            c["current_version"], status,
+            c["id"],
+            email,
+            given_name,
+            family_name,
+            mandate,
+            level,
+            code,
+            public,
+            ref,
+            c["current_version"],
+            status,
         )
         if status == "confirmed":
             await db.execute(Q["increment_count"], c["id"], level, code)
@@ -97,7 +108,10 @@ async def make_signature(
 async def stored_count(db: asyncpg.Connection, level: str, code: str) -> int:
     c = await campaign_row(db)
     value = await db.fetchval(
-        "SELECT confirmed FROM territory_counts WHERE campaign_id = $1 AND level = $2 AND code = $3",
-        c["id"], level, code,
+        "SELECT confirmed FROM territory_counts "
+        "WHERE campaign_id = $1 AND level = $2 AND code = $3",
+        c["id"],
+        level,
+        code,
     )
     return int(value or 0)

@@ -49,9 +49,12 @@ async def test_login_sets_a_strict_httponly_cookie_whose_id_is_stored_hashed(
         hashlib.sha256(session_id.encode()).digest(),
     )
     assert stored == 1
-    assert await db.fetchval(
-        "SELECT count(*) FROM admin_sessions WHERE id_hash = $1", session_id.encode()
-    ) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM admin_sessions WHERE id_hash = $1", session_id.encode()
+        )
+        == 0
+    )
     page = await client.get("/admin")
     assert page.status_code == 200
     assert "Tableau de bord" in page.text
@@ -108,10 +111,13 @@ async def test_logout_ends_the_session_on_the_server(server: str, db: asyncpg.Co
     async with httpx.AsyncClient(base_url=server) as replay:  # the cookie, copied before logout
         replay.cookies.set(COOKIE, session_id)
         assert (await replay.get("/admin")).status_code == 303
-    assert await db.fetchval(
-        "SELECT count(*) FROM admin_sessions WHERE id_hash = $1",
-        hashlib.sha256(session_id.encode()).digest(),
-    ) == 0
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM admin_sessions WHERE id_hash = $1",
+            hashlib.sha256(session_id.encode()).digest(),
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,16 +199,42 @@ async def test_create_organiser_from_the_command_line(dsn: str, server: str) -> 
     email = f"cli.{uuid.uuid4().hex[:6]}@collectif-test.fr"
     env = {**os.environ, "DATABASE_URL": dsn}
     done = subprocess.run(
-        [sys.executable, "-m", "campaign", "create-organiser", email.upper(), "--role", "organiser",
-         "--password-stdin"],
-        input=f"{PASSWORD}\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "campaign",
+            "create-organiser",
+            email.upper(),
+            "--role",
+            "organiser",
+            "--password-stdin",
+        ],
+        input=f"{PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "Compte créé" in done.stdout
     again = subprocess.run(
-        [sys.executable, "-m", "campaign", "create-organiser", email, "--role", "admin",
-         "--password-stdin"],
-        input="court\n", capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "campaign",
+            "create-organiser",
+            email,
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        input="court\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert again.returncode != 0
     assert "au moins 12 caractères" in again.stderr

@@ -34,8 +34,11 @@ CURSOR_PREFETCH = 1000
 
 
 def neutralise(value: str) -> str:
-    """Text a spreadsheet will show as text: a cell that could start a formula gets a `'`."""
-    if value.startswith(_FORMULA_START):
+    """Text a spreadsheet will show as text: a cell that could start a formula gets a `'`.
+
+    Leading spaces are looked through too: some spreadsheets trim them when they import.
+    """
+    if value.startswith(_FORMULA_START) or value.lstrip(" \u00a0").startswith(_FORMULA_START):
         return "'" + value
     return value
 
