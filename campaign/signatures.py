@@ -184,6 +184,7 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     territory_code: str
     confirmed_at: datetime
     featured: bool = False
+    verified: bool = False  # against the register of elected officials (or by an organiser)
 
 
 def _like_escape(text: str) -> str:

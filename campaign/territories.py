@@ -13,6 +13,7 @@ import logging
 import re
 import unicodedata
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +25,7 @@ from campaign.settings import PROJECT_ROOT
 log = logging.getLogger(__name__)
 
 DATA_FILE = PROJECT_ROOT / "data" / "territories.csv.gz"
+PARTS_FILE = PROJECT_ROOT / "data" / "commune_parts.csv.gz"
 LEVELS = ("region", "departement", "commune")
 MAX_CANDIDATES = 10
 _COLUMNS = ["level", "code", "name", "departement", "region", "population", "postal_codes"]
@@ -74,6 +76,29 @@ def read_vendored(path: Path = DATA_FILE) -> list[Territory]:
                 region=row["region"] or None,
                 population=int(row["population"]) if row["population"] else None,
                 postal_codes=tuple(row["postal_codes"].split()),
+            )
+            for row in csv.DictReader(f)
+        ]
+
+
+class CommunePart(msgspec.Struct, frozen=True, kw_only=True):
+    """An arrondissement (Paris, Lyon, Marseille) or a commune déléguée / associée: not a commune,
+    but what people may give as theirs; it stands for the commune it belongs to."""
+
+    type: str
+    code: str
+    name: str
+    parent_commune: str
+
+
+def read_parts(path: Path = PARTS_FILE) -> list[CommunePart]:
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+        return [
+            CommunePart(
+                type=row["type"],
+                code=row["code"],
+                name=row["name"],
+                parent_commune=row["parent_commune"],
             )
             for row in csv.DictReader(f)
         ]
@@ -149,7 +174,10 @@ class _Level:
     one per line, so that `str.find` walks them best first and a search stops after `limit` hits.
     """
 
-    def __init__(self, territories: list[Territory]) -> None:
+    def __init__(
+        self, territories: list[Territory], aliases: dict[str, list[str]] | None = None
+    ) -> None:
+        """`aliases`: the codes that other names (normalized) stand for (commune parts)."""
         self.ranked = sorted(territories, key=lambda t: (-(t.population or 0), t.code))
         self.by_code = {t.code: t for t in self.ranked}
         self.rank_of = {t.code: rank for rank, t in enumerate(self.ranked)}
@@ -163,12 +191,22 @@ class _Level:
         by_postal = sorted((p, rank) for rank, t in enumerate(self.ranked) for p in t.postal_codes)
         self.sorted_postals = [p for p, _ in by_postal]
         self.sorted_postal_ranks = [rank for _, rank in by_postal]
+        # Aliases come after every name: a part's name is found only when no commune's name is.
+        self.alias_ranks: dict[str, list[int]] = {}
+        for alias, codes in (aliases or {}).items():
+            ranks = sorted({self.rank_of[code] for code in codes if code in self.rank_of})
+            if ranks and alias not in self.by_name:
+                self.alias_ranks[alias] = ranks
+        # One blob entry per (alias, commune): a name two communes déléguées share finds both.
+        alias_entries = [(a, r) for a, ranks in self.alias_ranks.items() for r in ranks]
+        entries = names + [alias for alias, _ in alias_entries]
+        self.entry_rank = list(range(len(names))) + [rank for _, rank in alias_entries]
         self.starts: list[int] = []
         offset = 1
-        for name in names:
+        for name in entries:
             self.starts.append(offset)
             offset += len(name) + 1
-        self.blob = "\n" + "\n".join(names) + "\n"
+        self.blob = "\n" + "\n".join(entries) + "\n"
 
     def named(self, key: str) -> list[Territory]:
         return [self.ranked[rank] for rank in self.by_name.get(key, [])]
@@ -199,6 +237,7 @@ class _Level:
             add(1, heapq.nsmallest(limit, ranks))
         for key in keys:
             add(0, self.by_name.get(key, []))
+            add(1, self.alias_ranks.get(key, []))
             lo = bisect_left(self.sorted_names, key)
             hi = bisect_left(self.sorted_names, key + "\uffff")
             add(1, heapq.nsmallest(limit, self.sorted_name_ranks[lo:hi]))
@@ -216,7 +255,7 @@ class _Level:
         found = 0
         position = self.blob.find(needle)
         while position >= 0 and found < limit:
-            rank = bisect_right(self.starts, position) - 1
+            rank = self.entry_rank[bisect_right(self.starts, position) - 1]
             if hits.get(rank, tier + 1) > tier:
                 hits[rank] = tier
                 found += 1
@@ -232,9 +271,24 @@ def _order(hit: tuple[int, Territory]) -> tuple[int, int, int, str]:
 class TerritoryIndex:
     """Every territory in memory: resolving a form field must not cost a query per keystroke."""
 
-    def __init__(self, territories: list[Territory]) -> None:
+    def __init__(self, territories: list[Territory], parts: Sequence[CommunePart] = ()) -> None:
+        communes = {t.code for t in territories if t.level == "commune"}
+        # A part whose code is its commune's (584 communes déléguées) adds only a name.
+        self._parts = {
+            p.code: p.parent_commune
+            for p in parts
+            if p.parent_commune in communes and p.code not in communes
+        }
+        aliases: dict[str, list[str]] = {}
+        for p in parts:
+            if p.parent_commune in communes:
+                aliases.setdefault(normalize(p.name), []).append(p.parent_commune)
         self._levels = {
-            level: _Level([t for t in territories if t.level == level]) for level in LEVELS
+            level: _Level(
+                [t for t in territories if t.level == level],
+                aliases if level == "commune" else None,
+            )
+            for level in LEVELS
         }
         self._sorted = {
             level: sorted(index.ranked, key=lambda t: t.code)
@@ -243,7 +297,12 @@ class TerritoryIndex:
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection) -> TerritoryIndex:
-        return cls(await all_territories(conn))
+        return cls(await all_territories(conn), read_parts())
+
+    def part_parent(self, code: str) -> Territory | None:
+        """The commune an arrondissement or commune déléguée code (69383, 75112) belongs to."""
+        parent = self._parts.get(code)
+        return self.get("commune", parent) if parent else None
 
     def get(self, level: str, code: str) -> Territory | None:
         index = self._levels.get(level)
@@ -281,10 +340,14 @@ class TerritoryIndex:
         if _CODE_LIKE.fullmatch(text):
             code = _pad_code(level, text.upper())
             exact = index.by_code.get(code)
+            if exact is None and level == "commune":
+                exact = self.part_parent(code)
             found = [exact] if exact else []
             if level == "commune" and code.isdigit() and len(code) == 5:
                 found += [t for t in index.with_postal_code(code) if t is not exact]
-        return _resolution(found or index.named(normalize(text)))
+        key = normalize(text)
+        named = index.named(key) or [index.ranked[r] for r in index.alias_ranks.get(key, [])]
+        return _resolution(found or named)
 
     def search(self, q: str, level: str | None = None, limit: int = 10) -> list[Territory]:
         """Suggestions while typing: names by prefix then substring, postal codes by prefix."""
@@ -296,6 +359,11 @@ class TerritoryIndex:
             return []
         levels = LEVELS if level is None else (level,) if level in LEVELS else ()
         hits = [hit for lv in levels for hit in self._levels[lv].search(keys, code, limit)]
+        parent = (
+            self.part_parent(_pad_code("commune", code)) if code and "commune" in levels else None
+        )
+        if parent is not None:  # an arrondissement's code (69383): its commune first
+            hits = [(0, parent)] + [(tier, t) for tier, t in hits if t is not parent]
         return [t for _, t in sorted(hits, key=_order)[:limit]]
 
 

@@ -175,7 +175,7 @@ def _territory(
         return None
     level = level_for(mandate)
     a_level = LEVEL_WITH_ARTICLE[level]
-    found = index.get(level, text.upper())
+    found = _by_code(index, level, text)
     if found is not None:
         return found
     if resolve_names:
@@ -184,7 +184,10 @@ def _territory(
             return resolution.territory
         if resolution.candidates:
             labels = ", ".join(t.label for t in resolution.candidates[:6])
-            errors[field] = f"Plusieurs résultats : {labels}. Précisez le code INSEE ou postal."
+            errors[field] = (
+                f"Plusieurs territoires correspondent à « {text} » : {labels}. "
+                "Choisissez le vôtre dans la liste, ou précisez le code INSEE ou postal."
+            )
             return None
         errors[field] = (
             f"{LEVEL_NONE[level]} ne correspond à « {text} » (ce mandat demande {a_level})."
@@ -196,8 +199,24 @@ def _territory(
     return None
 
 
+def _by_code(index: TerritoryIndex, level: str, text: str) -> Territory | None:
+    """A code; an arrondissement's or commune déléguée's code (69383) stands for its commune."""
+    found = index.get(level, text.upper())
+    if found is None and level == "commune":
+        found = index.part_parent(text.upper())
+    return found
+
+
+def territory_choices(index: TerritoryIndex, mandate: object, text: object) -> list[Territory]:
+    """The territories an ambiguous form entry may designate, to offer them as a choice."""
+    if not isinstance(mandate, str) or mandate not in LABELS or not isinstance(text, str):
+        return []
+    resolution = index.resolve(level_for(mandate), " ".join(text.split()))
+    return resolution.candidates if resolution.ambiguous else []
+
+
 def _names_some(index: TerritoryIndex, level: str, text: str, resolve_names: bool) -> bool:
-    if index.get(level, text.upper()) is not None:
+    if _by_code(index, level, text) is not None:
         return True
     if not resolve_names:
         return False

@@ -64,17 +64,55 @@ def test_bodies_list_every_departement_but_only_communes_with_signatures() -> No
     cache.apply(1, "commune", "69123", 1)
     body, etag = cache.campaign(1).body(cache.index, "departement")
     data = json.loads(body)
-    assert data == {
-        "level": "departement",
-        "total": 1,
-        "counts": [
-            {"code": "01", "name": "Ain", "count": 0},
-            {"code": "69", "name": "Rhône", "count": 1},
-        ],
-    }
+    assert (data["level"], data["total"]) == ("departement", 1)
+    assert [(c["code"], c["name"], c["count"]) for c in data["counts"]] == [
+        ("01", "Ain", 0),
+        ("69", "Rhône", 1),
+    ]
     communes = json.loads(cache.campaign(1).body(cache.index, "commune")[0])
-    assert communes["counts"] == [{"code": "69123", "name": "Lyon", "count": 1}]
+    assert [(c["code"], c["name"], c["count"]) for c in communes["counts"]] == [
+        ("69123", "Lyon", 1)
+    ]
     # The ETag follows the content.
     assert cache.campaign(1).body(cache.index, "departement")[1] == etag
     cache.apply(1, "commune", "01053", 1)
     assert cache.campaign(1).body(cache.index, "departement")[1] != etag
+
+
+def test_verified_maires_and_coverage_roll_up() -> None:
+    from campaign.counts import Register
+    from campaign.officials import TerritoryOfficials
+
+    cache = CountsCache(index())
+    cache.register = Register.build(
+        cache.index,
+        [
+            TerritoryOfficials("commune", "69123", 73, 1),
+            TerritoryOfficials("commune", "01053", 39, 1),
+            TerritoryOfficials("departement", "69", 14, 0),
+        ],
+    )
+    # Lyon: 3 confirmed, 2 verified of which 1 maire; Bourg-en-Bresse: 1 confirmed, not verified.
+    cache.apply(1, "commune", "69123", 3, 2, 1)
+    cache.apply(1, "commune", "01053", 1, 0, 0)
+    data = json.loads(cache.body(1, "region")[0])
+    assert (data["total"], data["verified"], data["communes_signed"]) == (4, 2, 2)
+    assert (data["maires"], data["maires_signed"], data["coverage"]) == (2, 1, 0.5)
+    [region] = data["counts"]
+    assert region["officials"] == 73 + 39 + 14
+    assert (region["maires"], region["maires_signed"], region["coverage"]) == (2, 1, 0.5)
+    assert (region["verified"], region["communes_signed"]) == (2, 2)
+    departements = {c["code"]: c for c in json.loads(cache.body(1, "departement")[0])["counts"]}
+    assert departements["69"]["coverage"] == 1.0
+    assert departements["01"]["coverage"] == 0.0
+    assert departements["69"]["officials"] == 73 + 14
+
+    # A second verified maire signature in Lyon (a duplicate) does not count Lyon twice.
+    cache.apply(1, "commune", "69123", 4, 3, 2)
+    assert cache.coverage(1, "region", "84") == 0.5
+    # Lyon's maire withdrawn: the commune no longer counts.
+    cache.apply(1, "commune", "69123", 3, 2, 0)
+    assert cache.coverage(1, "region", "84") == 0.0
+    assert cache.campaign(1).metric("verified", "region", "84") == 2
+    # Without a register there is no coverage to speak of.
+    assert CountsCache(index()).coverage(1, "region", "84") is None

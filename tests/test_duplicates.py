@@ -313,6 +313,9 @@ async def test_resigning_once_confirmed_emails_already_signed_and_creates_nothin
 
     after = dict(await row(db, address))
     assert after.pop("emails_sent") == confirmed.pop("emails_sent") + 1
+    for verification in [k for k in after if k.startswith("verification")]:
+        # The verification worker checks the confirmed signature meanwhile, on its own.
+        after.pop(verification), confirmed.pop(verification)
     assert after == confirmed  # names, mandate, territory, status, dates: untouched
     assert await sent(db, address) == {"outbox": 2, "confirm": 1, "tokens": 1}
     assert (await counted(db, "departement", "2A"), await counted(db, "commune", "69123")) == (

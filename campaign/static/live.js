@@ -20,6 +20,16 @@
     }
   }
 
+  // The share of a territory's maires who signed ("12,5 %"), a dash without a register.
+  var pct = new Intl.NumberFormat("fr-FR", { style: "percent", maximumFractionDigits: 1 });
+  function setCoverage(level, code, share) {
+    var text = typeof share === "number" ? pct.format(share).replace(/\u202f/g, "\u00a0") : "—";
+    var cells = document.querySelectorAll('[data-coverage="' + level + ":" + code + '"]');
+    for (var i = 0; i < cells.length; i++) {
+      if (cells[i].textContent !== text) cells[i].textContent = text;
+    }
+  }
+
   if (window.EventSource) {
     var source = new EventSource("/api/v1/campaigns/" + encodeURIComponent(slug) + "/events");
     source.addEventListener("counts", function (event) {
@@ -29,7 +39,10 @@
         totalEl.textContent = nf.format(data.total).replace(/\u202f|\u00a0/g, " ");
         if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
       }
-      (data.changed || []).forEach(function (t) { setCount(t.level, t.code, t.count); });
+      (data.changed || []).forEach(function (t) {
+        setCount(t.level, t.code, t.count);
+        if ("coverage" in t) setCoverage(t.level, t.code, t.coverage);
+      });
     });
   }
 

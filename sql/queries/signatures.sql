@@ -45,7 +45,7 @@ RETURNING campaign_id, territory_level, territory_code;
 
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
-       s.featured, count(*) OVER () AS total
+       s.featured, s.verified, count(*) OVER () AS total
 FROM signatures s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
