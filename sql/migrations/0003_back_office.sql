@@ -59,6 +59,7 @@ CREATE INDEX signatures_admin_status ON signatures (campaign_id, status, created
 CREATE INDEX signatures_admin_territory ON signatures (campaign_id, territory_level, territory_code);
 CREATE INDEX signatures_admin_ref ON signatures (campaign_id, ref) WHERE ref IS NOT NULL;
 CREATE INDEX signatures_admin_mandate ON signatures (campaign_id, mandate);
+CREATE INDEX signatures_admin_name ON signatures (campaign_id, family_name, given_name, id DESC);
 CREATE INDEX territories_region ON territories (region);
 CREATE INDEX territories_departement ON territories (departement);
 CREATE INDEX outbox_signature ON outbox (signature_id);
