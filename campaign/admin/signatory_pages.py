@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import moderation, signatories
+from campaign.admin import audit, moderation, signatories, verification_bridge
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
 from campaign.admin.filters import SORTS, STATUS_LABELS, STATUSES, parse_filter
@@ -136,6 +136,39 @@ class SignatoriesController(Controller):
             message = "Seule une signature en attente reçoit un nouveau lien."
             return await _detail_page(runtime, user, signature_id, error=message)
         return _back(signature_id, "renvoi")
+
+    @post("/{signature_id:int}/verification", opt=ORGANISER)
+    async def verify(
+        self,
+        runtime: RuntimeDep,
+        user: UserDep,
+        signature_id: FromPath[int],
+        request: Request[Any, Any, Any],
+    ) -> Template | Redirect:
+        """Override the register's verification (or go back to it: empty decision)."""
+        form = await request.form()
+        decision = str(form.get("decision") or "") or None
+        if decision not in (None, "verified", "not_found"):
+            return await _detail_page(runtime, user, signature_id, error="Décision inconnue.")
+        try:
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                before = await signatories.get(conn, signature_id, with_email=False)
+                if before is None:
+                    raise NotFoundException(detail="Signature introuvable.")
+                await verification_bridge.override(conn, signature_id, decision, user.email)
+                await audit.record(
+                    conn,
+                    actor(user),
+                    "signature.verify",
+                    target_type="signature",
+                    target_id=signature_id,
+                    before={"décision": before.verification_override},
+                    after={"décision": decision},
+                )
+        except verification_bridge.VerificationUnavailable:
+            message = "La vérification par le répertoire des élus n’est pas installée."
+            return await _detail_page(runtime, user, signature_id, error=message)
+        return _back(signature_id, "verification")
 
     @get("/lot", opt=ORGANISER)
     async def bulk_preview(

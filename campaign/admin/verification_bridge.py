@@ -30,3 +30,20 @@ async def verified_share(conn: asyncpg.Connection, campaign_id: int) -> int | No
     """Confirmed signatures found in the register; None when the register is not installed."""
     count: int | None = await conn.fetchval(Q["admin_verified_count"], campaign_id)
     return count
+
+
+class VerificationUnavailable(RuntimeError):
+    """The register of elected officials is not installed in this version."""
+
+
+async def override(
+    conn: asyncpg.Connection, signature_id: int, decision: str | None, actor_email: str
+) -> bool:
+    """An organiser's verification decision (`verified`, `not_found`, or None to go back to the
+    register's result), through `campaign.verification.override_verification`."""
+    module = _module()
+    function = getattr(module, "override_verification", None) if module else None
+    if not callable(function):
+        raise VerificationUnavailable
+    done: bool = await function(conn, signature_id, decision, actor_email)
+    return done
