@@ -351,6 +351,12 @@ class TerritoryIndex:
 
     def search(self, q: str, level: str | None = None, limit: int = 10) -> list[Territory]:
         """Suggestions while typing: names by prefix then substring, postal codes by prefix."""
+        label = _LABEL.fullmatch(q.strip())
+        if label:  # a label chosen before ("Saint-Martin (65)"): that territory first
+            found = self.search(label[1], level, max(limit, 1) * 4)
+            wanted = label[2].upper()
+            first = [t for t in found if wanted in (t.departement, t.code)]
+            return (first + [t for t in found if t not in first])[:limit]
         # "st" is typed on the way to "Strasbourg" as much as it abbreviates "saint".
         keys = [k for k in dict.fromkeys([normalize(q), _normalize(q, expand=False)]) if k]
         raw = q.strip()
