@@ -164,9 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     from campaign.admin import commands as admin_commands
 
     admin_commands.add_parsers(sub)  # create-organiser, export
-    from campaign.admin import commands as admin_commands
-
-    admin_commands.add_parsers(sub)  # create-organiser, export
     return parser
 
 
