@@ -17,7 +17,7 @@ import pytest
 from campaign.officials import load_command
 from tests.conftest import Mailbox, app_server, migrated_database, unique_email
 from tests.test_hostile_input import csrf_token
-from tests.test_signing_path import confirm_link
+from tests.test_signing_path import confirm_link, read_events
 
 SLUG = "jouer-collectif"
 SAINT_ETIENNE = "42218"  # its maire in the register (RNE, March 2026): Régis Juanico
@@ -135,6 +135,11 @@ async def test_the_real_maire_is_verified_and_an_invented_name_is_not(
     assert before["officials"] > 5_000 and before["maires"] > 300
     assert before["verified"] == before["maires_signed"] == 0 and before["coverage"] == 0
 
+    events: list[dict[str, Any]] = []
+    ready = asyncio.Event()
+    reader = asyncio.create_task(read_events(web, events, ready))
+    await asyncio.wait_for(ready.wait(), 5)
+
     await sign_and_confirm(web, mailbox, "RÉGIS", "Juanico")
     await sign_and_confirm(web, mailbox, "Zorglub", "Imaginaire")
 
@@ -158,6 +163,15 @@ async def test_the_real_maire_is_verified_and_an_invented_name_is_not(
     assert (after["count"], after["verified"]) == (before["count"] + 2, 1)
     assert (after["maires_signed"], after["communes_signed"]) == (1, 1)
     assert after["coverage"] == round(1 / after["maires"], 4)
+    # The live stream carried the verified signature and the new coverage of the département.
+    for _ in range(100):
+        live = [t for e in events for t in e["changed"] if t["level"] == "departement"]
+        if any(t["code"] == "42" and t["verified"] == 1 for t in live):
+            break
+        await asyncio.sleep(0.05)
+    reader.cancel()
+    last = [t for t in live if t["code"] == "42"][-1]
+    assert (last["verified"], last["coverage"]) == (1, after["coverage"])
     home = (await web.get("/")).text
     share = f"{100 / after['maires']:.1f}".rstrip("0").rstrip(".").replace(".", ",")
     assert f'data-coverage="departement:42">{share}\u00a0%<' in home
@@ -174,3 +188,29 @@ async def test_the_counts_schema_documents_the_new_fields(web: httpx.AsyncClient
     for field in ("count", "verified", "officials", "coverage", "communes_signed", "maires"):
         assert field in item, field
     assert "maire" in str(item["coverage"]).lower()
+
+
+async def test_a_new_register_changes_the_coverage_everywhere(
+    loaded: tuple[str, float], web: httpx.AsyncClient
+) -> None:
+    """Runs last: it replaces this module's register with a tiny one."""
+    from campaign.officials import load_officials
+    from campaign.register_sources import OfficialRecord
+
+    before = await departement_42(web)
+    conn = await asyncpg.connect(loaded[0])
+    try:
+        tiny = [
+            OfficialRecord("maire", "commune", SAINT_ETIENNE, "JUANICO", "Régis", "M", None),
+            OfficialRecord("maire", "commune", "42005", "AUTRE", "Maire", "F", None),
+        ]
+        await load_officials(conn, [tiny], "test")
+    finally:
+        await conn.close()
+    for _ in range(100):  # every process reloads its summary on NOTIFY officials
+        after = await departement_42(web)
+        if after["maires"] == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert before["maires"] > 300
+    assert (after["maires"], after["officials"], after["coverage"]) == (2, 2, 0.5)
