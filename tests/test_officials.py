@@ -610,3 +610,40 @@ async def test_verify_reads_without_writing(conn: asyncpg.Connection) -> None:
         territory_code=LYON,
     )
     assert (outcome.result.value, outcome.match, outcome.candidates) == ("not_found", None, 0)
+
+
+def test_the_command_line(
+    register_db: str,
+    rne_files: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from campaign import cli
+
+    monkeypatch.setenv("DATABASE_URL", register_db)
+    cli.main(["load-officials", "--rne", *map(str, rne_files)])
+    out, err = capsys.readouterr()
+    assert "Registre des élus chargé (RNE : elus-conseillers-municipaux-cm.csv" in out
+    assert "13 mandats" in out and "1 doublons ignorés" in out
+    assert "2 lignes hors des territoires du service ignorées" in out
+    assert "lignes/s" in err  # the progress, on stderr
+
+    bad = write(tmp_path / "elus-maires-mai.csv", CM_HEADER + "\n" + cm_row(LYON, "A", "", "F"))
+    with pytest.raises(SystemExit, match=r"elus-maires-mai\.csv, ligne 2 : nom ou prénom manquant"):
+        cli.main(["load-officials", "--rne", str(bad)])
+
+
+def test_a_damaged_vendored_extract_is_named(tmp_path: Path, index: TerritoryIndex) -> None:
+    from campaign.register_sources import VENDORED_COLUMNS, read_vendored
+
+    path = tmp_path / "officials.csv.xz"
+    header = ",".join(VENDORED_COLUMNS)
+    path.write_bytes(
+        lzma.compress(f"{header}\nmaire,69123,A,B,F,2026-03-27\nroi,69123,C,D,M,\n".encode())
+    )
+    with pytest.raises(RegisterFileError, match=r"officials\.csv\.xz, ligne 3 : mandat inconnu"):
+        list(read_vendored(path, index))
+    path.write_bytes(b"not xz")
+    with pytest.raises(RegisterFileError, match="lecture impossible"):
+        list(read_vendored(path, index))
