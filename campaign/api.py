@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -13,7 +13,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
 from campaign import signatures
@@ -146,12 +146,13 @@ class CampaignApi(Controller):
             return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
         return Response(body, media_type="application/json", headers=headers)
 
-    @get("/events", operation_id="streamCounts")
-    async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> ServerSentEvent:
+    @get("/events", operation_id="streamCounts", media_type="text/event-stream")
+    async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> Stream:
         """Server-Sent Events: `counts` events with the new total and the changed territories."""
         c = campaign_or_404(runtime, slug)
-        return ServerSentEvent(
+        return Stream(
             _count_events(runtime, c.id),
+            media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
@@ -228,33 +229,16 @@ class CampaignApi(Controller):
         return SignatoryPage(total=total, items=items)
 
 
-async def _count_events(
-    runtime: Runtime, campaign_id: int
-) -> AsyncIterator[ServerSentEventMessage]:
-    """A snapshot, then each coalesced change; a comment when idle. Ends with the process."""
+async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[bytes]:
+    """A snapshot, then each coalesced change, and comments when idle: SSE frames the
+    broadcaster encodes once for every client. Ends with the process (a None in the queue)."""
     broadcaster = runtime.broadcaster
     queue = broadcaster.subscribe(campaign_id)
-    stop: asyncio.Future[object] = asyncio.ensure_future(runtime.stop.wait())
-    next_change: asyncio.Future[object] = asyncio.ensure_future(queue.get())
     try:
-        snapshot = broadcaster.snapshot(campaign_id).decode()
-        yield ServerSentEventMessage(event="counts", data=snapshot)
-        while not stop.done():
-            done, _ = await asyncio.wait(
-                {next_change, stop},
-                timeout=runtime.settings.sse_keepalive_seconds,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if next_change in done:
-                data = cast(bytes, next_change.result()).decode()
-                next_change = asyncio.ensure_future(queue.get())
-                yield ServerSentEventMessage(event="counts", data=data)
-            elif not done:
-                yield ServerSentEventMessage(comment="keep-alive", data=None)
-    finally:
-        # The client may leave at any await: no task outlives its stream.
-        next_change.cancel()
-        stop.cancel()
+        yield broadcaster.snapshot_frame(campaign_id)
+        while (frame := await queue.get()) is not None:
+            yield frame
+    finally:  # also when the client leaves (the pending read is cancelled)
         broadcaster.unsubscribe(campaign_id, queue)
 
 

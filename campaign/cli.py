@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import gc
 import logging
+import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from campaign import db, migrations, territories
 from campaign.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 log = logging.getLogger("campaign")
 
@@ -29,23 +37,84 @@ def _setup_logging() -> None:
     logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
+_NO_WORKER_ENV = "CAMPAIGN_SERVE_NO_WORKER"  # passes --no-worker to the worker processes
+
+
+def _raise_open_files_limit() -> None:
+    """Every SSE subscriber holds a socket: allow as many as the system lets this process have."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _tune_gc() -> None:
+    """Rarer young collections for a serving process.
+
+    Each SSE stream holds about a hundred objects the collector tracks. With the default
+    threshold (700), every live event promotes the streams' short-lived objects into the old
+    generation, and the full collections that follow walk every stream: at 10,000 streams they
+    stopped the process for 0.3 to 0.9 s every few seconds (bench/RESULTS.md).
+    """
+    gc.set_threshold(50_000, 20, 10)
+
+
+def app_factory() -> Litestar:
+    """The app of one worker process of `serve --workers N` (uvicorn imports it by name)."""
+    from campaign.app import create_app
+
+    _setup_logging()
+    _tune_gc()
+    return create_app(load_settings(), run_worker=os.environ.get(_NO_WORKER_ENV) != "1")
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from campaign.app import create_app
 
+    _raise_open_files_limit()  # inherited by the worker processes
+    _tune_gc()
+    # No access log: confirmation URLs carry tokens, and paths are not what we need to keep.
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+        "log_level": "info",
+    }
+    if args.workers < 1:
+        raise SystemExit("campaign serve : --workers doit valoir au moins 1.")
+    if args.workers > 1:
+        # The embedded database and mail sink belong to one development process.
+        missing = [
+            name for name in ("DATABASE_URL", "SMTP_URL") if not getattr(settings, name.lower())
+        ]
+        if args.no_worker and "SMTP_URL" in missing:
+            missing.remove("SMTP_URL")
+        if missing:
+            raise SystemExit(
+                f"campaign serve --workers {args.workers} : {' et '.join(missing)} requis. "
+                "La base et le bac à courrier intégrés ne servent qu’un seul processus "
+                "(développement) ; avec plusieurs processus, donnez une base PostgreSQL et un "
+                "relais SMTP."
+            )
+        assert settings.database_url is not None
+        from campaign.runtime import prepare_database
+
+        # Migrations, territories and campaigns once, before the processes start.
+        asyncio.run(prepare_database(settings, settings.database_url))
+        os.environ[_NO_WORKER_ENV] = "1" if args.no_worker else "0"
+        print(
+            f"Campagne servie sur http://{settings.host}:{settings.port} "
+            f"({args.workers} processus)",
+            flush=True,
+        )
+        uvicorn.run("campaign.cli:app_factory", factory=True, workers=args.workers, **options)
+        return 0
     app = create_app(settings, run_worker=not args.no_worker)
     print(f"Campagne servie sur http://{settings.host}:{settings.port}", flush=True)
-    # No access log: confirmation URLs carry tokens, and paths are not what we need to keep.
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        log_level="info",
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn.Config(app, **options)).run()
     return 0
 
 
@@ -131,6 +200,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="servir le site et l’API (et envoyer les courriels)")
     serve.add_argument("--no-worker", action="store_true", help="ne pas envoyer les courriels ici")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processus de service (production : un par cœur ; N > 1 demande DATABASE_URL "
+        "et SMTP_URL)",
+    )
     sub.add_parser("worker", help="envoyer les courriels de la file d’attente (seul)")
     sub.add_parser("migrate", help="appliquer les migrations de la base")
     lt = sub.add_parser("load-territories", help="charger régions, départements et communes")

@@ -4,6 +4,8 @@ PostgreSQL NOTIFYs every change of a counter (channel `territory_counts`, new ab
 the campaigns (channel `campaigns`). After the listening connection drops, this reconnects and
 reloads everything, so no change is missed. Changes are coalesced: each client gets at most a few
 events per second, through its own bounded queue, so a slow or vanished client harms nobody.
+Each event is encoded once, as a whole SSE frame, and the same bytes go to every client; idle
+streams get keep-alive comments from here too, so a client costs no timer of its own.
 """
 
 from __future__ import annotations
@@ -46,6 +48,13 @@ class CountsEvent(msgspec.Struct, frozen=True):
 
 _encoder = msgspec.json.Encoder()
 
+KEEPALIVE_FRAME = b": keep-alive\r\n\r\n"
+
+
+def counts_frame(data: bytes) -> bytes:
+    """An SSE `counts` event around its JSON data (one line: msgspec writes no newline)."""
+    return b"event: counts\r\ndata: " + data + b"\r\n\r\n"
+
 
 class Broadcaster:
     def __init__(
@@ -56,27 +65,36 @@ class Broadcaster:
         *,
         interval: float = 0.25,
         queue_size: int = 64,
+        keepalive: float = 15.0,
     ) -> None:
         self.dsn = dsn
         self.counts = counts
         self.campaigns = campaigns
         self.interval = interval
         self.queue_size = queue_size
+        self.keepalive = keepalive
         self.connected = asyncio.Event()
         self._pending: dict[int, set[Key]] = defaultdict(set)
         self._wake = asyncio.Event()
-        self._subscribers: dict[int, set[asyncio.Queue[bytes]]] = defaultdict(set)
+        # Queues of SSE frames; None ends a stream (the process stops).
+        self._subscribers: dict[int, set[asyncio.Queue[bytes | None]]] = defaultdict(set)
+        self._snapshots: dict[int, bytes] = {}  # SSE frames, dropped whenever counts change
+        self._last_frame: dict[int, float] = {}  # when each campaign's streams last got a frame
         self._conn: asyncpg.Connection | None = None
         self._campaigns_dirty = False
         self._register_dirty = False
 
     # -- subscribers -------------------------------------------------------------------------
-    def subscribe(self, campaign_id: int) -> asyncio.Queue[bytes]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue(self.queue_size)
-        self._subscribers[campaign_id].add(queue)
+    def subscribe(self, campaign_id: int) -> asyncio.Queue[bytes | None]:
+        """A queue of SSE frames for one client: read `snapshot_frame` first, then the queue."""
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue(self.queue_size)
+        subscribers = self._subscribers[campaign_id]
+        if not subscribers:
+            self._last_frame[campaign_id] = asyncio.get_running_loop().time()
+        subscribers.add(queue)
         return queue
 
-    def unsubscribe(self, campaign_id: int, queue: asyncio.Queue[bytes]) -> None:
+    def unsubscribe(self, campaign_id: int, queue: asyncio.Queue[bytes | None]) -> None:
         self._subscribers[campaign_id].discard(queue)
 
     def subscriber_count(self) -> int:
@@ -92,6 +110,13 @@ class Broadcaster:
             if n
         ]
         return self._event(campaign_id, keys)
+
+    def snapshot_frame(self, campaign_id: int) -> bytes:
+        """`snapshot` as an SSE frame, built once for all the clients that arrive meanwhile."""
+        frame = self._snapshots.get(campaign_id)
+        if frame is None:
+            frame = self._snapshots[campaign_id] = counts_frame(self.snapshot(campaign_id))
+        return frame
 
     def _event(self, campaign_id: int, keys: list[Key] | set[Key]) -> bytes:
         counts = self.counts.campaign(campaign_id)
@@ -112,13 +137,24 @@ class Broadcaster:
         return _encoder.encode(CountsEvent(total=counts.total, changed=changed))
 
     def _publish(self, campaign_id: int, data: bytes) -> None:
+        self._send(campaign_id, counts_frame(data))
+
+    def _send(self, campaign_id: int, frame: bytes | None) -> None:
+        """The same frame to every client of the campaign (None: the end of the streams)."""
+        self._last_frame[campaign_id] = asyncio.get_running_loop().time()
         for queue in list(self._subscribers.get(campaign_id, ())):
             if queue.full():  # a client that does not read: it gets the latest state only
                 while not queue.empty():
                     queue.get_nowait()
-                queue.put_nowait(self.snapshot(campaign_id))
+                queue.put_nowait(frame if frame is None else self.snapshot_frame(campaign_id))
             else:
-                queue.put_nowait(data)
+                queue.put_nowait(frame)
+
+    def _send_keepalives(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for campaign_id, queues in self._subscribers.items():
+            if queues and now - self._last_frame.get(campaign_id, now) >= self.keepalive:
+                self._send(campaign_id, KEEPALIVE_FRAME)
 
     # -- notifications -----------------------------------------------------------------------
     def _on_notify(self, _conn: object, _pid: int, channel: str, payload: str) -> None:
@@ -145,6 +181,7 @@ class Broadcaster:
             return
         if changed:
             self._pending[int(change["campaign_id"])].update(changed)
+            self._snapshots.pop(int(change["campaign_id"]), None)
             self._wake.set()
 
     async def _flush(self) -> None:
@@ -154,6 +191,7 @@ class Broadcaster:
         if self._register_dirty and self._conn is not None:
             self._register_dirty = False
             await self.counts.reload_register(self._conn)
+            self._snapshots.clear()
             for campaign_id in self.counts.all_campaigns():
                 self._publish(campaign_id, self.snapshot(campaign_id))
         pending, self._pending = self._pending, defaultdict(set)
@@ -169,10 +207,28 @@ class Broadcaster:
         # Listening first, then reading: a change made in between arrives as a notification too.
         for campaign_id, keys in (await self.counts.reload(conn)).items():
             self._pending[campaign_id].update(keys)
+        self._snapshots.clear()
         await self.campaigns.reload(conn)
         return conn
 
     async def run(self, stop: asyncio.Event, *, health_every: float = 10.0) -> None:
+        keepalives = asyncio.create_task(self._keepalives(stop))
+        try:
+            await self._listen(stop, health_every)
+        finally:
+            keepalives.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keepalives
+            for campaign_id in list(self._subscribers):  # the streams end with the process
+                self._send(campaign_id, None)
+
+    async def _keepalives(self, stop: asyncio.Event) -> None:
+        """Comments on idle streams (also while the listener reconnects)."""
+        while not stop.is_set():
+            await _sleep_or_stop(stop, min(1.0, self.keepalive / 4))
+            self._send_keepalives()
+
+    async def _listen(self, stop: asyncio.Event, health_every: float) -> None:
         delay = 0.5
         while not stop.is_set():
             try:

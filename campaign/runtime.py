@@ -80,7 +80,13 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             registry = CampaignRegistry(await campaigns_mod.list_campaigns(conn))
         counts = CountsCache(index)
         runtime = Runtime(
-            settings, dsn, pool, index, registry, counts, Broadcaster(dsn, counts, registry)
+            settings,
+            dsn,
+            pool,
+            index,
+            registry,
+            counts,
+            Broadcaster(dsn, counts, registry, keepalive=settings.sse_keepalive_seconds),
         )
         try:
             await _start_tasks(runtime, run_worker)

@@ -33,11 +33,16 @@ class SignOutcome(enum.Enum):
     NOTHING_SENT = "nothing_sent"
 
 
+def _new_token(settings: Settings) -> tuple[bytes, bytes]:
+    """A token's salt and hash: what the database keeps of it."""
+    salt = tokens.new_salt()
+    return salt, tokens.token_hash(tokens.derive(settings.secret_key, salt))
+
+
 async def _queue_confirmation(
     conn: asyncpg.Connection, settings: Settings, signature_id: int, email: str
 ) -> None:
-    salt = tokens.new_salt()
-    token_hash = tokens.token_hash(tokens.derive(settings.secret_key, salt))
+    salt, token_hash = _new_token(settings)
     token_id = await conn.fetchval(
         Q["insert_token"], signature_id, "confirm", salt, token_hash, settings.token_ttl_days
     )
@@ -51,25 +56,29 @@ async def sign(
 ) -> SignOutcome:
     """Record a pending signature (or refresh one) and queue its email, in one transaction."""
     t = req.territory
+    new = (
+        campaign.id,
+        req.email,
+        req.given_name,
+        req.family_name,
+        req.mandate,
+        t.level,
+        t.code,
+        req.public,
+        req.comment,
+        req.ref,
+        campaign.current_version,
+        *_new_token(settings),
+        settings.token_ttl_days,
+    )
+    # A new address, the rush's case: signature, token and email in one statement.
+    if await conn.fetchval(Q["sign_new"], *new) is not None:
+        return SignOutcome.CREATED
     async with conn.transaction():
-        signature_id = await conn.fetchval(
-            Q["insert_signature"],
-            campaign.id,
-            req.email,
-            req.given_name,
-            req.family_name,
-            req.mandate,
-            t.level,
-            t.code,
-            req.public,
-            req.comment,
-            req.ref,
-            campaign.current_version,
-        )
-        if signature_id is not None:
-            await _queue_confirmation(conn, settings, signature_id, req.email)
-            return SignOutcome.CREATED
         existing = await conn.fetchrow(Q["lock_signature_by_email"], campaign.id, req.email)
+        if existing is None:  # deleted in between (a purge): the address is new again
+            created = await conn.fetchval(Q["sign_new"], *new)
+            return SignOutcome.NOTHING_SENT if created is None else SignOutcome.CREATED
         if existing["emails_sent"] >= MAX_EMAILS_PER_SIGNATURE:
             return SignOutcome.NOTHING_SENT
         if existing["status"] == "pending":

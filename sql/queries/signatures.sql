@@ -1,11 +1,23 @@
 -- Signing and confirming.
 
--- name: insert_signature
-INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
-                        territory_code, public, comment, ref, letter_version, emails_sent)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
-ON CONFLICT (campaign_id, email) DO NOTHING
-RETURNING id;
+-- name: sign_new
+-- A new address (the rush's case): the pending signature, its confirmation token and its email in
+-- one statement, so one round trip and one (implicit) transaction. No row when the address has
+-- already signed the campaign. $12: token salt, $13: token hash, $14: validity in days.
+WITH signature AS (
+    INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
+                            territory_code, public, comment, ref, letter_version, emails_sent)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+    ON CONFLICT (campaign_id, email) DO NOTHING
+    RETURNING id
+), token AS (
+    INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
+    SELECT id, 'confirm', $12, $13, now() + make_interval(days => $14) FROM signature
+    RETURNING id, signature_id
+)
+INSERT INTO outbox (template, recipient, signature_id, token_id)
+SELECT 'confirm', $2, signature_id, id FROM token
+RETURNING signature_id;
 
 -- name: lock_signature_by_email
 SELECT id, status, emails_sent FROM signatures

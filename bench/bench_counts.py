@@ -1,0 +1,176 @@
+"""Counts under a rush: `GET …/counts?level=departement` against a bare Litestar JSON handler.
+
+    .venv/bin/python bench/bench_counts.py [--workers 2] [--connections 64] [--seconds 15]
+
+Both servers run with the same settings (uvicorn, N worker processes, uvloop and httptools, no
+access log) and answer the same bytes: the bare app (bench/bare_app.py) returns the document the
+service answered, as a constant. The runs alternate (service, bare, service, bare, …) and each
+side's figure is the mean of its rounds; the ratio is the median of the rounds' ratios, so a
+disturbance of the machine (other people's work) hits both sides of a round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+from pathlib import Path
+from urllib.request import urlopen
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    BENCH,
+    ROOT,
+    SLUG,
+    VENV_BIN,
+    CpuAccount,
+    campaign_server,
+    dump,
+    free_port,
+    log,
+    log_errors,
+    machine,
+    ok_statuses,
+    run_server,
+    smtp_sink,
+    start_profiler,
+    stop_profiler,
+    throwaway_postgres,
+    wrk,
+)
+
+PATH = f"/api/v1/campaigns/{SLUG}/counts?level=departement"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", choices=["bytes", "data"], default="bytes")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", type=Path, help="py-spy profile of one service process")
+    args = parser.parse_args()
+    result: dict[str, object] = {"machine": machine(), "args": vars(args)}
+    lua = BENCH / "wrk" / "get.lua"
+    with throwaway_postgres() as pg, smtp_sink(pg.tmp) as sink:
+        # Some confirmed signatures, so the document is a real one.
+        from common import fetch
+
+        fetch(
+            pg.dsn,
+            """INSERT INTO territory_counts (campaign_id, level, code, confirmed)
+               SELECT c.id, 'commune', t.code, (abs(hashtext(t.code)) % 50) + 1
+               FROM campaigns c, territories t
+               WHERE t.level = 'commune' AND t.population > 20000""",
+        )
+        with campaign_server(pg, sink, workers=args.workers) as srv:
+            with urlopen(srv.url + PATH) as answer:
+                body = answer.read()
+            body_file = pg.tmp / "counts.json"
+            body_file.write_bytes(body)
+            log(f"the document: {len(body)} bytes")
+            port = free_port()
+            bare_argv = [
+                str(VENV_BIN / "uvicorn"),
+                "bench.bare_app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "info",
+            ]
+            with run_server(
+                bare_argv,
+                env={"BENCH_BODY_FILE": str(body_file), "PYTHONPATH": str(ROOT)},
+                workers=args.workers,
+                log_path=pg.tmp / "bare.log",
+                port=port,
+            ) as bare:
+                bare_url = f"{bare.url}/{args.baseline}"
+                with urlopen(bare_url) as answer:
+                    assert answer.read() == body or args.baseline == "data"
+                for url in (srv.url + PATH, bare_url):  # warm-up
+                    wrk(url, lua, connections=args.connections, threads=args.threads, seconds=3)
+                if args.profile:  # a round of its own: py-spy slows what it samples
+                    profiler = start_profiler(srv, args.profile, args.seconds)
+                    wrk(
+                        srv.url + PATH,
+                        lua,
+                        connections=args.connections,
+                        threads=args.threads,
+                        seconds=args.seconds,
+                    )
+                    stop_profiler(profiler)
+                figures, baselines = [], []
+                for i in range(args.rounds):
+                    cpu = CpuAccount(server=srv.pids, postgres=[pg.pid])
+                    cpu.start()
+                    fig = wrk(
+                        srv.url + PATH,
+                        lua,
+                        connections=args.connections,
+                        threads=args.threads,
+                        seconds=args.seconds,
+                    )
+                    fig["cpu_share"] = cpu.stop()
+                    figures.append(fig)
+                    cpu = CpuAccount(server=bare.pids)
+                    cpu.start()
+                    base = wrk(
+                        bare_url,
+                        lua,
+                        connections=args.connections,
+                        threads=args.threads,
+                        seconds=args.seconds,
+                    )
+                    base["cpu_share"] = cpu.stop()
+                    baselines.append(base)
+                    log(
+                        f"round {i + 1}: service {fig['rps']:.0f} req/s, bare {base['rps']:.0f} "
+                        f"req/s, ratio {fig['rps'] / base['rps']:.2f}"
+                    )
+                errors_in_log = log_errors(srv.log_text()) + log_errors(bare.log_text())
+    bad = sum(ok_statuses(r, 200)[1] for r in figures + baselines)
+    fig_rps = statistics.mean(r["rps"] for r in figures)
+    base_rps = statistics.mean(r["rps"] for r in baselines)
+    # Each round's ratio compares runs a few seconds apart: their median resists a disturbance.
+    ratios = [f["rps"] / b["rps"] for f, b in zip(figures, baselines, strict=True)]
+    ratio = statistics.median(ratios)
+    ok = bad == 0 and not errors_in_log
+    strip = lambda r: {k: v for k, v in r.items() if k != "output"}  # noqa: E731
+    result.update(
+        body_bytes=len(body),
+        figure_rounds=[strip(r) for r in figures],
+        baseline_rounds=[strip(r) for r in baselines],
+        figure_rps=round(fig_rps),
+        baseline_rps=round(base_rps),
+        ratio=round(ratio, 3),
+        round_ratios=[round(r, 3) for r in ratios],
+        errors=bad,
+        server_log_errors=len(errors_in_log),
+        target_met=bool(ratio >= 0.7 and ok),
+        loadavg_at_end=os.getloadavg(),
+    )
+    summary = (
+        f"counts: {fig_rps:.0f} req/s vs bare Litestar ({args.baseline}) {base_rps:.0f} req/s -> "
+        f"median ratio {ratio:.2f} (target >= 0.7), rounds "
+        f"{[round(r['rps']) for r in figures]} / {[round(r['rps']) for r in baselines]}, "
+        f"errors {bad}"
+    )
+    result["summary"] = summary
+    print(summary)
+    if args.out:
+        dump(args.out, result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Signing under a rush: `POST /api/v1/campaigns/jouer-collectif/signatures` against pgbench.
+
+    .venv/bin/python bench/bench_sign.py [--workers 2] [--connections 64] [--seconds 20]
+
+In one run, on a throwaway PostgreSQL: pgbench on the signing transaction (built from
+sql/queries), then wrk on the API (server `campaign serve --workers N`, mail worker on, sending to
+an SMTP sink), then the check: every 202 has its signature, token and outbox row, and every
+queued email is sent. Prints a JSON summary; `--out FILE` keeps it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    BENCH,
+    SLUG,
+    CpuAccount,
+    Postgres,
+    SmtpSink,
+    campaign_server,
+    dump,
+    fetch,
+    fetchval,
+    log,
+    machine,
+    ok_statuses,
+    smtp_sink,
+    start_profiler,
+    stop_profiler,
+    throwaway_postgres,
+    wrk,
+)
+from pgbench_scripts import sign_script
+
+PATH = f"/api/v1/campaigns/{SLUG}/signatures"
+
+
+def check_rows(pg: Postgres, prefix: str) -> dict[str, int]:
+    row = fetch(
+        pg.dsn,
+        """SELECT count(DISTINCT s.id) AS signatures, count(DISTINCT t.id) AS tokens,
+                  count(DISTINCT o.id) AS outbox,
+                  count(DISTINCT o.id) FILTER (WHERE o.status = 'sent') AS sent
+           FROM signatures s
+           LEFT JOIN signature_tokens t ON t.signature_id = s.id
+           LEFT JOIN outbox o ON o.signature_id = s.id
+           WHERE s.email LIKE $1""",
+        prefix + "%",
+    )[0]
+    return dict(row)
+
+
+def wait_mail(pg: Postgres, sink: SmtpSink, timeout: float = 300) -> float:
+    """Seconds until the outbox is empty of queued or sending messages."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        left = fetchval(pg.dsn, "SELECT count(*) FROM outbox WHERE status IN ('queued','sending')")
+        if left == 0:
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise RuntimeError("the outbox did not drain")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", type=Path, help="py-spy flame graph of one server process")
+    args = parser.parse_args()
+    extra_env = dict(e.split("=", 1) for e in args.env)
+    result: dict[str, object] = {"machine": machine(), "args": vars(args)}
+    with throwaway_postgres() as pg, smtp_sink(pg.tmp) as sink:
+        campaign_id, version = fetch(
+            pg.dsn, "SELECT id, current_version FROM campaigns WHERE slug = $1", SLUG
+        )[0]
+        codes = [
+            r["code"]
+            for r in fetch(
+                pg.dsn,
+                "SELECT code FROM territories WHERE level = 'commune' "
+                "ORDER BY population DESC NULLS LAST LIMIT 2000",
+            )
+        ]
+        codes_file = pg.tmp / "codes.txt"
+        codes_file.write_text("\n".join(codes) + "\n")
+        script = pg.tmp / "sign.pgbench.sql"
+        script.write_text(sign_script(campaign_id, version))
+
+        log("baseline: pgbench on the signing transaction")
+        cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid])
+        cpu.start()
+        base = pg.pgbench(
+            script, clients=args.connections, threads=args.threads, seconds=args.seconds
+        )
+        base["cpu_share"] = cpu.stop()
+        # Its rows must not keep the mail worker busy during the figure.
+        fetch(pg.dsn, "DELETE FROM signatures WHERE email LIKE 'pgb-%'")
+        fetch(pg.dsn, "VACUUM ANALYZE")
+        log(f"pgbench: {base['tps']:.0f} tps")
+
+        run = uuid.uuid4().hex[:8]
+        with campaign_server(pg, sink, workers=args.workers, extra_env=extra_env) as srv:
+            url = srv.url + PATH
+            lua = BENCH / "wrk" / "sign.lua"
+            log("warm-up")
+            wrk(
+                url,
+                lua,
+                connections=args.connections,
+                threads=args.threads,
+                seconds=args.warmup,
+                args=[run + "w", str(codes_file)],
+            )
+            log("figure: wrk on the API")
+            cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid])
+            cpu.start()
+            profiler = start_profiler(srv, args.profile, args.seconds)
+            fig = wrk(
+                url,
+                lua,
+                connections=args.connections,
+                threads=args.threads,
+                seconds=args.seconds,
+                args=[run, str(codes_file)],
+            )
+            fig["cpu_share"] = cpu.stop()
+            stop_profiler(profiler)
+            log(f"wrk: {fig['rps']:.0f} req/s, p99 {fig['latency_us']['p99'] / 1000:.1f} ms")
+            drain = wait_mail(pg, sink)
+            server_log = srv.log_text()
+        time.sleep(0.5)
+        rows = check_rows(pg, f"wrk-{run}-")
+        accepted, bad = ok_statuses(fig, 202)
+        errors_in_log = [
+            line for line in server_log.splitlines() if " ERROR " in line or "Traceback" in line
+        ]
+        checks = {
+            "accepted_202": accepted,
+            "other_statuses_or_socket_errors": bad,
+            **rows,
+            "mail_drain_s_after_run": round(drain, 1),
+            "smtp_sink_received_total": sink.received(),
+            "outbox_sent_total": fetchval(
+                pg.dsn, "SELECT count(*) FROM outbox WHERE status='sent'"
+            ),
+            "server_log_errors": len(errors_in_log),
+        }
+        # Every 202 has its rows; requests cut by the end of the run may add at most one per
+        # connection (committed, answer not counted).
+        ok = (
+            bad == 0
+            and accepted <= rows["signatures"] <= accepted + args.connections
+            and rows["tokens"] == rows["signatures"] == rows["outbox"] == rows["sent"]
+            and checks["smtp_sink_received_total"] >= checks["outbox_sent_total"]
+            and not errors_in_log
+        )
+        ratio = fig["rps"] / base["tps"]
+        p99_ms = fig["latency_us"]["p99"] / 1000
+        result.update(
+            baseline_pgbench={k: v for k, v in base.items() if k != "output"},
+            figure_wrk={k: v for k, v in fig.items() if k != "output"},
+            checks=checks,
+            no_error_no_loss=ok,
+            ratio=round(ratio, 3),
+            p99_ms=round(p99_ms, 1),
+            target_met=bool(ratio >= 0.5 and p99_ms < 50 and ok),
+            loadavg_at_end=__import__("os").getloadavg(),
+        )
+        print(base["output"], file=sys.stderr)
+        print(fig["output"], file=sys.stderr)
+        if errors_in_log:
+            print("\n".join(errors_in_log[:20]), file=sys.stderr)
+    summary = (
+        f"signing: {fig['rps']:.0f} req/s vs pgbench {base['tps']:.0f} tps -> ratio {ratio:.2f} "
+        f"(target >= 0.5), p99 {p99_ms:.1f} ms (target < 50), checks {'OK' if ok else 'FAILED'}"
+    )
+    result["summary"] = summary
+    print(summary)
+    if args.out:
+        dump(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
