@@ -8,10 +8,11 @@ RETURNING id;
 -- name: outbox_claim
 -- Due messages, and messages whose sender's lease ran out (it died mid-send): taken with a lease
 -- ($2 seconds) and one more attempt. SKIP LOCKED lets any number of workers claim side by side.
+-- A mailing's messages (`bulk`) are claimed by `mailing_claim` instead, at the mailing's rate.
 WITH due AS (
     SELECT id FROM outbox
-    WHERE (status = 'queued' AND next_attempt_at <= now())
-       OR (status = 'sending' AND locked_until <= now())
+    WHERE (status = 'queued' AND next_attempt_at <= now() AND NOT bulk)
+       OR (status = 'sending' AND locked_until <= now() AND NOT bulk)
     ORDER BY next_attempt_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -51,3 +52,12 @@ WHERE id = $1 AND status = 'sending' AND attempts = $2;
 UPDATE outbox
 SET status = 'failed', locked_until = NULL, last_error = $3
 WHERE id = $1 AND status = 'sending' AND attempts = $2;
+
+-- name: outbox_claim_mailings
+-- Messages of the mailings being sent, as many as their rates allow (see migration 0007).
+SELECT id, template, recipient, signature_id, token_id, attempts, mailing_id, invitation_id
+FROM mailing_claim($1, $2);
+
+-- name: outbox_next_mailing_slot
+-- When the next message of a mailing being sent may go (NULL: no mailing is being sent).
+SELECT min(next_slot_at) FROM mailings WHERE status = 'sending';
