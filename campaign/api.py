@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
 
-from campaign import signatures
+from campaign import abuse, signatures
 from campaign.campaigns import Campaign
 from campaign.counts import CountsBody
 from campaign.mandates import Mandate
@@ -182,8 +182,9 @@ class CampaignApi(Controller):
                 detail="Certains champs sont invalides : " + ", ".join(errors),
                 extra=[{"key": k, "message": m} for k, m in errors.items()],
             )
+        signals = abuse.signals(request.scope, runtime.settings)
         async with runtime.pool.acquire() as conn:
-            await signatures.sign(conn, runtime.settings, c, req)
+            await signatures.sign(conn, runtime.settings, c, req, signals)
         return Accepted(detail="Vérifiez votre boîte de réception pour confirmer votre signature.")
 
     @get("/signatories", operation_id="listSignatories")

@@ -21,7 +21,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from campaign import admin, api, pages
+from campaign import admin, api, pages, withdrawal_pages
 from campaign.mailsink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.settings import Settings, load_settings
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
     handlers: list[Any] = [
         pages.Pages,
+        withdrawal_pages.WithdrawalPages,
         api.CampaignApi,
         api.search_territories,
         api.health,

@@ -80,6 +80,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "host": settings.host,
         "port": settings.port,
         "access_log": False,
+        # The client's address is decided by campaign/clientaddr.py from TRUSTED_PROXIES alone;
+        # uvicorn would otherwise believe any X-Forwarded-For sent from 127.0.0.1.
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 5,
         "log_level": "info",
     }
@@ -140,7 +143,13 @@ async def _run_worker(settings: Settings) -> None:
         from campaign.verification import VerificationWorker
 
         log.info("mail and verification workers started")
-        await asyncio.gather(worker.run(stop), VerificationWorker(pool, dsn).run(stop))
+        from campaign.purge import run_daily
+
+        await asyncio.gather(
+            worker.run(stop),
+            VerificationWorker(pool, dsn).run(stop),
+            run_daily(pool, settings, stop),  # the privacy notice's delays, once a day
+        )
     finally:
         await pool.close()
 
@@ -241,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     from campaign.admin import commands as admin_commands
 
     admin_commands.add_parsers(sub)  # create-organiser, export
+    from campaign import purge
+
+    purge.add_parser(sub)
     return parser
 
 
@@ -260,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_load_campaign(settings, args.file))
     elif args.command == "load-officials":
         asyncio.run(_load_officials(settings, args))
+    elif args.command == "purge":
+        from campaign import purge
+
+        asyncio.run(purge.command(settings, args))
     elif args.command in ("create-organiser", "export"):
         from campaign.admin import commands as admin_commands
 

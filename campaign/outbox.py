@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from campaign import tokens
+from campaign import tokens, withdrawal
 from campaign.db import Q, convert, convert_all
 from campaign.mail import (
     MailError,
@@ -244,12 +244,15 @@ class MailWorker:
             raise Undeliverable(
                 f"Rendu impossible du modèle {mail.template!r} : {exc}", type(exc).__name__
             ) from exc
-        return build_message(
+        message = build_message(
             rendered,
             sender=self._settings.mail_from,
             recipient=mail.recipient,
             message_id_domain=self._domain,
         )
+        for name, value in context.get("headers", {}).items():  # List-Unsubscribe…
+            message[name] = value
+        return message
 
     async def _context(self, mail: ClaimedMail) -> dict[str, Any]:
         base_url = self._settings.base_url
@@ -275,6 +278,16 @@ class MailWorker:
                 raise Undeliverable("Lien de confirmation introuvable", "no token")
             token = tokens.derive(self._settings.secret_key, row.token_salt)
             context["confirm_url"] = f"{base_url}/confirmer/{token}"
+        # Every email about a signature carries the link to withdraw it, in the text and as
+        # List-Unsubscribe (one-click POST, RFC 8058). A mailing has its own opt-out headers
+        # and shows the link itself (campaign/reach_mail.py).
+        if "withdrawal_url" not in context:
+            salt = await withdrawal.withdrawal_salt(self._pool, self._settings, mail.signature_id)
+            if salt is not None:
+                context["withdraw_url"] = withdrawal.withdraw_url(self._settings, salt)
+                context.setdefault(
+                    "headers", withdrawal.unsubscribe_headers(context["withdraw_url"])
+                )
         return context
 
     async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from campaign import signatures
+from campaign import abuse, signatures
 from campaign.api import SearchText
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
@@ -78,6 +78,7 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
         "mandates": [(m, LABELS[m]) for m in MANDATES],
         "values": {},
         "errors": {},
+        "form_stamp": abuse.form_stamp(runtime.settings.secret_key),
     }
 
 
@@ -123,8 +124,10 @@ class Pages(Controller):
                 )
             context.update(values=values, errors=errors)
             return Template("index.html", context=context, status_code=422)
+        stamp = form.get(abuse.FORM_STAMP_FIELD)
+        signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
         async with runtime.pool.acquire() as conn:
-            await signatures.sign(conn, runtime.settings, campaign, req)
+            await signatures.sign(conn, runtime.settings, campaign, req, signals)
         return Redirect("/merci", status_code=303)
 
     @get("/merci")

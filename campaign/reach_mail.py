@@ -43,15 +43,10 @@ def opt_out_url(settings: Settings, recipient: str) -> str:
     return f"{settings.base_url}/desinscription/{token}"
 
 
-def one_click_url(settings: Settings, recipient: str) -> str:
-    """Where mail clients POST `List-Unsubscribe=One-Click` (no page, no CSRF form)."""
-    token = suppression.opt_out_token(settings.secret_key, recipient)
-    return f"{settings.base_url}/api/v1/desinscription/{token}"
-
-
 def unsubscribe_headers(settings: Settings, recipient: str) -> dict[str, str]:
+    """Mail clients POST `List-Unsubscribe=One-Click` to the opt-out link itself (RFC 8058)."""
     return {
-        "List-Unsubscribe": f"<{one_click_url(settings, recipient)}>",
+        "List-Unsubscribe": f"<{opt_out_url(settings, recipient)}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
@@ -59,8 +54,8 @@ def unsubscribe_headers(settings: Settings, recipient: str) -> dict[str, str]:
 async def withdrawal_url(
     pool: asyncpg.Pool, settings: Settings, signature_id: int | None
 ) -> str | None:
-    """The link to withdraw one's signature, for a mailing to signatories (the one place a
-    mailing asks for it: campaign/withdrawal.py makes it; None once the signature is erased)."""
+    """The link to withdraw one's signature (campaign/withdrawal.py), for a mailing to
+    signatories; None for a test send (no signature) or an erased signature."""
     if signature_id is None:
         return None
     salt = await withdrawal.withdrawal_salt(pool, settings, signature_id)

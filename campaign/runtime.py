@@ -15,7 +15,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from campaign import campaigns as campaigns_mod
-from campaign import db, migrations, officials, territories
+from campaign import db, migrations, officials, purge, territories
 from campaign.campaigns import CampaignRegistry
 from campaign.counts import CountsCache
 from campaign.live import Broadcaster
@@ -117,6 +117,10 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
         # Signatures are checked against the register after confirmation, never in a request.
         verifier = VerificationWorker(runtime.pool, runtime.dsn)
         runtime.tasks.append(asyncio.create_task(verifier.run(runtime.stop)))
+        # The privacy notice's delays (campaign/purge.py), once a day, wherever mail is sent.
+        runtime.tasks.append(
+            asyncio.create_task(purge.run_daily(runtime.pool, settings, runtime.stop))
+        )
     # Counts are served from memory: wait for their first load before taking requests.
     await asyncio.wait_for(runtime.broadcaster.connected.wait(), timeout=30)
 

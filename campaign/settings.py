@@ -35,6 +35,20 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Days after which an unconfirmed signature is deleted (privacy notice)."""
     retention_months: int
     """Months after the campaign closes before signatures are anonymised (privacy notice)."""
+    trusted_proxies: str = ""
+    """Addresses or networks (comma-separated) of the proxies whose X-Forwarded-For is read."""
+    sign_limit_network: int = 30
+    """Signatures per hour from one client network (/24, /56) before flagging (0: no limit)."""
+    sign_limit_domain: int = 50
+    """Signatures per hour from one email domain (big mail providers excepted; 0: no limit)."""
+    sign_limit_resends: int = 3
+    """Re-submissions of one address per hour before flagging and sending nothing (0: none)."""
+    sign_limit_campaign: int = 2000
+    """Signatures per hour on a campaign before every further one is flagged (0: no limit)."""
+    form_min_seconds: float = 3.0
+    """Minimum time between showing the form and posting it; faster is flagged (0: no check)."""
+    limits_keep_days: int = 7
+    """Days the limits' counters (keyed hashes of networks, domains, addresses) are kept."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -71,4 +85,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sse_keepalive_seconds=float(env.get("SSE_KEEPALIVE_SECONDS") or 15),
         unconfirmed_days=int(env.get("UNCONFIRMED_DAYS") or 30),
         retention_months=int(env.get("RETENTION_MONTHS") or 6),
+        trusted_proxies=env.get("TRUSTED_PROXIES") or "",
+        sign_limit_network=int(env.get("SIGN_LIMIT_NETWORK") or 30),
+        sign_limit_domain=int(env.get("SIGN_LIMIT_DOMAIN") or 50),
+        sign_limit_resends=int(env.get("SIGN_LIMIT_RESENDS") or 3),
+        sign_limit_campaign=int(env.get("SIGN_LIMIT_CAMPAIGN") or 2000),
+        form_min_seconds=float(env.get("FORM_MIN_SECONDS") or 3),
+        limits_keep_days=int(env.get("LIMITS_KEEP_DAYS") or 7),
     )

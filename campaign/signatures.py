@@ -13,8 +13,9 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
-from campaign import outbox, tokens
+from campaign import abuse, outbox, tokens
 from campaign.campaigns import Campaign
+from campaign.consent import CURRENT_VERSION as CONSENT_VERSION
 from campaign.db import Q, convert
 from campaign.settings import Settings
 from campaign.validation import SigningRequest
@@ -52,10 +53,21 @@ async def _queue_confirmation(
 
 
 async def sign(
-    conn: asyncpg.Connection, settings: Settings, campaign: Campaign, req: SigningRequest
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign: Campaign,
+    req: SigningRequest,
+    signals: abuse.Signals | None = None,
 ) -> SignOutcome:
-    """Record a pending signature (or refresh one) and queue its email, in one transaction."""
+    """Record a pending signature (or refresh one) and queue its email, in one transaction.
+
+    With `signals` (what the request tells), the signing is counted against the limits first; a
+    signature over one, or otherwise suspicious, is kept but flagged (campaign/abuse.py).
+    """
     t = req.territory
+    flags = abuse.CLEAN
+    if signals is not None:
+        flags = await abuse.assess(conn, settings, campaign.id, req.email, signals)
     new = (
         campaign.id,
         req.email,
@@ -70,6 +82,9 @@ async def sign(
         campaign.current_version,
         *_new_token(settings),
         settings.token_ttl_days,
+        CONSENT_VERSION,
+        flags.suspect,
+        list(flags.reasons),
     )
     # A new address, the rush's case: signature, token and email in one statement.
     if await conn.fetchval(Q["sign_new"], *new) is not None:
@@ -80,6 +95,13 @@ async def sign(
             created = await conn.fetchval(Q["sign_new"], *new)
             return SignOutcome.NOTHING_SENT if created is None else SignOutcome.CREATED
         if existing["emails_sent"] >= MAX_EMAILS_PER_SIGNATURE:
+            return SignOutcome.NOTHING_SENT
+        if flags.resends_exceeded:
+            # Someone keeps submitting this address: nothing more is sent to it. A pending
+            # signature is flagged (its details would come from these submissions); a confirmed
+            # one is left alone, or anyone could un-count a signer by typing their address.
+            if existing["status"] == "pending":
+                await conn.execute(Q["flag_signature"], existing["id"], list(flags.reasons))
             return SignOutcome.NOTHING_SENT
         if existing["status"] == "pending":
             # The latest form wins while nothing is confirmed: it may fix a typo.
@@ -95,6 +117,8 @@ async def sign(
                 req.comment,
                 req.ref,
                 campaign.current_version,
+                CONSENT_VERSION,
+                list(flags.reasons),
             )
             await _queue_confirmation(conn, settings, existing["id"], req.email)
             return SignOutcome.RESENT
@@ -178,9 +202,13 @@ async def confirm(
         row = await conn.fetchrow(Q["confirm_signature"], found.signature_id)
         if row is None:  # a concurrent click won the race
             return ConfirmResult.ALREADY, found
-        await conn.execute(
-            Q["increment_count"], row["campaign_id"], row["territory_level"], row["territory_code"]
-        )
+        if not row["suspect"]:  # a suspect counts once an organiser clears it
+            await conn.execute(
+                Q["increment_count"],
+                row["campaign_id"],
+                row["territory_level"],
+                row["territory_code"],
+            )
     log.info("signature %s confirmed", found.signature_id)
     return ConfirmResult.CONFIRMED, found
 

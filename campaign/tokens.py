@@ -31,3 +31,9 @@ def token_hash(token: str) -> bytes:
 def looks_like_token(text: str) -> bool:
     """43 URL-safe base64 characters; anything else is rejected before touching the database."""
     return len(text) == 43 and all(c.isalnum() or c in "-_" for c in text)
+
+
+def issue(secret_key: str) -> tuple[bytes, bytes]:
+    """A new token's salt and the SHA-256 of the token: all the database keeps of it."""
+    salt = new_salt()
+    return salt, token_hash(derive(secret_key, salt))

@@ -30,6 +30,7 @@ def router() -> Router:
         correspondence,
         dashboard,
         export_pages,
+        privacy_pages,
         signatory_pages,
     )
 
@@ -44,6 +45,8 @@ def router() -> Router:
             campaign_settings.CampaignSettingsController,
             account_pages.AccountsController,
             account_pages.JournalController,
+            privacy_pages.BlockListController,
+            privacy_pages.PrivacyRequestsController,
         ],
         guards=[auth.role_guard],
         dependencies={"user": Provide(auth.provide_user, sync_to_thread=False)},

@@ -21,6 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from campaign import clientaddr
 from campaign.admin import audit, passwords, sessions, throttle
 from campaign.admin.accounts import normalise_email
 from campaign.admin.audit import Actor
@@ -130,7 +131,8 @@ class LoginController(Controller):
         email = normalise_email(str(form.get("email") or ""))[:254]
         password = str(form.get("password") or "")
         target = safe_next(str(form.get("suivant") or ""))
-        address = request.client.host if request.client else "unknown"
+        client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+        address = str(client) if client else "unknown"
         async with runtime.pool.acquire() as conn:
             wait = await throttle.wait_seconds(conn, email, address)
             if wait:

@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from litestar.response import Template
 
+from campaign.abuse import REASONS as SUSPECT_REASONS
 from campaign.admin.auth import NO_STORE
 from campaign.admin.roles import LABELS as ROLE_LABELS
 from campaign.admin.roles import allows
@@ -29,6 +30,7 @@ DONE: Final = {
     "compte": "Compte enregistré.",
     "lot": "Action groupée effectuée.",
     "verification": "Vérification enregistrée.",
+    "suspicion": "Suspicion levée : la signature compte désormais si elle est confirmée.",
 }
 
 
@@ -62,6 +64,7 @@ def page(
             "mandate_labels": MANDATE_LABELS,
             "done": DONE.get(done or ""),
             "paris": PARIS,
+            "reason_labels": SUSPECT_REASONS,
             **context,
         },
         status_code=status_code,

@@ -19,12 +19,14 @@ from campaign.frenchdates import PARIS
 from campaign.mandates import MANDATES
 from campaign.territories import TerritoryIndex
 
-STATUSES: Final = ("pending", "confirmed", "rejected", "withdrawn")
+# `suspect` is not a status of its own: the suspects awaiting a decision, pending or confirmed.
+STATUSES: Final = ("pending", "confirmed", "rejected", "withdrawn", "suspect")
 STATUS_LABELS: Final = {
     "pending": "En attente",
     "confirmed": "Confirmée",
     "rejected": "Rejetée",
     "withdrawn": "Retirée",
+    "suspect": "Suspecte (à examiner)",
 }
 SORTS: Final = {
     "recent": "Plus récentes",

@@ -22,6 +22,7 @@ ACTIONS: Final = {
     "restaurer": "Restaurer",
     "mettre-en-avant": "Mettre en avant",
     "retirer-avant": "Retirer de la mise en avant",
+    "lever-suspicion": "Lever la suspicion (compter la signature)",
 }
 
 
@@ -54,6 +55,13 @@ async def apply(
         rows = await conn.fetch(Q["admin_restore"], ids, reason)
         changes = [(r["id"], {"status": "rejected"}, {"status": r["after"]}) for r in rows]
         name = "signature.restore"
+    elif action == "lever-suspicion":
+        reason = clean_reason(reason, required=False)
+        rows = await conn.fetch(Q["admin_clear_suspects"], ids, actor.email)
+        changes = [
+            (r["id"], {"suspecte": list(r["suspect_reasons"])}, {"suspecte": False}) for r in rows
+        ]
+        name = "signature.clear"
     elif action in ("mettre-en-avant", "retirer-avant"):
         on = action == "mettre-en-avant"
         rows = await conn.fetch(Q["admin_feature"], ids, on)

@@ -32,6 +32,8 @@ class SignatoryRow(msgspec.Struct, frozen=True, kw_only=True):
     created_at: datetime
     confirmed_at: datetime | None
     verified: bool
+    suspect: bool = False
+    suspect_reasons: tuple[str, ...] = ()
 
 
 class SignatureDetail(msgspec.Struct, frozen=True, kw_only=True):
@@ -58,6 +60,14 @@ class SignatureDetail(msgspec.Struct, frozen=True, kw_only=True):
     verified: bool
     verification: str | None
     verification_override: str | None
+    suspect: bool = False
+    suspect_reasons: tuple[str, ...] = ()
+    suspect_cleared_at: datetime | None = None
+    suspect_cleared_by: str | None = None
+    consent_version: int | None = None
+    consent_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+    anonymised_at: datetime | None = None
 
 
 class HistoryItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,6 +145,8 @@ def _describe(entry: audit.AuditEntry) -> str:
         "signature.correct": "Nom corrigé",
         "signature.resend": "Lien de confirmation renvoyé",
         "signature.verify": "Vérification modifiée",
+        "signature.clear": "Suspicion levée",
+        "privacy.erase": "Données effacées (demande d’effacement)",
         "mail.retry": "Courriel relancé",
     }
     return labels.get(entry.action, entry.action)

@@ -94,6 +94,7 @@ class SignatoriesController(Controller):
             "restaurer": "restauration",
             "mettre-en-avant": "avant",
             "retirer-avant": "retrait-avant",
+            "lever-suspicion": "suspicion",
         }.get(action, "")
         try:
             async with runtime.pool.acquire() as conn, conn.transaction():

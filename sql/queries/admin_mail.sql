@@ -35,7 +35,7 @@ SELECT s.id, s.given_name, s.family_name, s.mandate, s.territory_level, s.territ
        CASE s.territory_level WHEN 'region' THEN t.code ELSE t.region END AS region
 FROM signatures s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
-WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
+WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspect
 ORDER BY region NULLS LAST, departement NULLS FIRST, s.family_name, s.given_name, s.id;
 
 -- name: admin_update_campaign_flags

@@ -6,7 +6,8 @@
 -- It is computed for the page's rows alone, outside the sorted subquery.
 SELECT p.id, p.given_name, p.family_name, p.email, p.mandate, p.territory_level,
        p.territory_code, p.public, p.status, p.featured, p.ref, p.created_at, p.confirmed_at,
-       coalesce((to_jsonb(p) ->> 'verified')::boolean, false) AS verified
+       coalesce((to_jsonb(p) ->> 'verified')::boolean, false) AS verified,
+       p.suspect, p.suspect_reasons
 FROM (
     SELECT s.*
     FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
@@ -43,7 +44,8 @@ ORDER BY s.id;
 SELECT s.id, s.campaign_id, s.given_name, s.family_name, s.email, s.mandate, s.territory_level,
        s.territory_code, s.public, s.comment, s.ref, s.status, s.featured, s.rejected_from,
        s.moderation_reason, s.letter_version, s.emails_sent, s.created_at, s.updated_at,
-       s.confirmed_at,
+       s.confirmed_at, s.suspect, s.suspect_reasons, s.suspect_cleared_at, s.suspect_cleared_by,
+       s.consent_version, s.consent_at, s.withdrawn_at, s.anonymised_at,
        coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified,
        to_jsonb(s) ->> 'verification' AS verification,
        to_jsonb(s) ->> 'verification_override' AS verification_override
@@ -69,12 +71,12 @@ WITH changed AS (
     UPDATE signatures
     SET rejected_from = status, status = 'rejected', moderation_reason = $2, updated_at = now()
     WHERE id = ANY ($1::bigint[]) AND status IN ('pending', 'confirmed')
-    RETURNING id, rejected_from, campaign_id, territory_level, territory_code
+    RETURNING id, rejected_from, campaign_id, territory_level, territory_code, suspect
 ), uncounted AS (
     UPDATE territory_counts c
     SET confirmed = c.confirmed - d.n
     FROM (SELECT campaign_id, territory_level, territory_code, count(*)::integer AS n
-          FROM changed WHERE rejected_from = 'confirmed'
+          FROM changed WHERE rejected_from = 'confirmed' AND NOT suspect
           GROUP BY campaign_id, territory_level, territory_code) d
     WHERE c.campaign_id = d.campaign_id AND c.level = d.territory_level
       AND c.code = d.territory_code
@@ -91,7 +93,26 @@ WITH changed AS (
     UPDATE signatures
     SET status = rejected_from, rejected_from = NULL, moderation_reason = $2, updated_at = now()
     WHERE id = ANY ($1::bigint[]) AND status = 'rejected' AND rejected_from IS NOT NULL
-    RETURNING id, status, campaign_id, territory_level, territory_code
+    RETURNING id, status, campaign_id, territory_level, territory_code, suspect
+), counted AS (
+    INSERT INTO territory_counts AS c (campaign_id, level, code, confirmed)
+    SELECT campaign_id, territory_level, territory_code, count(*)::integer
+    FROM changed WHERE status = 'confirmed' AND NOT suspect
+    GROUP BY campaign_id, territory_level, territory_code
+    ON CONFLICT (campaign_id, level, code)
+    DO UPDATE SET confirmed = c.confirmed + excluded.confirmed
+    RETURNING 1
+)
+SELECT id, status AS after FROM changed ORDER BY id;
+
+-- name: admin_clear_suspects
+-- Suspects found honest: a confirmed one is counted from now on (a pending one when confirmed).
+-- $2: who cleared them. Rejected suspects are rejected: restoring one puts it back in the queue.
+WITH changed AS (
+    UPDATE signatures
+    SET suspect = false, suspect_cleared_at = now(), suspect_cleared_by = $2, updated_at = now()
+    WHERE id = ANY ($1::bigint[]) AND suspect AND status IN ('pending', 'confirmed')
+    RETURNING id, status, suspect_reasons, campaign_id, territory_level, territory_code
 ), counted AS (
     INSERT INTO territory_counts AS c (campaign_id, level, code, confirmed)
     SELECT campaign_id, territory_level, territory_code, count(*)::integer
@@ -101,7 +122,7 @@ WITH changed AS (
     DO UPDATE SET confirmed = c.confirmed + excluded.confirmed
     RETURNING 1
 )
-SELECT id, status AS after FROM changed ORDER BY id;
+SELECT id, status, suspect_reasons FROM changed ORDER BY id;
 
 -- name: admin_feature
 UPDATE signatures SET featured = $2, updated_at = now()

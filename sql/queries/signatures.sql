@@ -4,10 +4,14 @@
 -- A new address (the rush's case): the pending signature, its confirmation token and its email in
 -- one statement, so one round trip and one (implicit) transaction. No row when the address has
 -- already signed the campaign. $12: token salt, $13: token hash, $14: validity in days.
+-- $15: version of the consent wording (stored with the time when `public`), $16: suspect,
+-- $17: the reasons (campaign/abuse.py).
 WITH signature AS (
     INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
-                            territory_code, public, comment, ref, letter_version, emails_sent)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1)
+                            territory_code, public, comment, ref, letter_version, emails_sent,
+                            consent_version, consent_at, suspect, suspect_reasons)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1,
+            CASE WHEN $8 THEN $15::integer END, CASE WHEN $8 THEN now() END, $16, $17::text[])
     ON CONFLICT (campaign_id, email) DO NOTHING
     RETURNING id
 ), token AS (
@@ -28,7 +32,19 @@ FOR UPDATE;
 UPDATE signatures
 SET given_name = $2, family_name = $3, mandate = $4, territory_level = $5, territory_code = $6,
     public = $7, comment = $8, ref = $9, letter_version = $10,
+    consent_version = CASE WHEN $7 THEN $11::integer END,
+    consent_at = CASE WHEN $7 THEN now() END,
+    suspect = suspect OR cardinality($12::text[]) > 0,
+    suspect_reasons = ARRAY(SELECT DISTINCT r FROM unnest(suspect_reasons || $12::text[]) r ORDER BY r),
     emails_sent = emails_sent + 1, updated_at = now()
+WHERE id = $1;
+
+-- name: flag_signature
+-- Flagged without being refreshed (the address was submitted too often): $2 the reasons.
+UPDATE signatures
+SET suspect = true,
+    suspect_reasons = ARRAY(SELECT DISTINCT r FROM unnest(suspect_reasons || $2::text[]) r ORDER BY r),
+    updated_at = now()
 WHERE id = $1;
 
 -- name: lock_signature_by_id
@@ -53,14 +69,14 @@ WHERE t.token_hash = $1 AND t.purpose = 'confirm';
 UPDATE signatures
 SET status = 'confirmed', confirmed_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'pending'
-RETURNING campaign_id, territory_level, territory_code;
+RETURNING campaign_id, territory_level, territory_code, suspect;
 
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
        s.featured, s.verified, count(*) OVER () AS total
 FROM signatures s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
-WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public
+WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspect
   AND ($2::text IS NULL OR (s.territory_level = 'region' AND s.territory_code = $2)
                         OR t.region = $2)
   AND ($3::text IS NULL OR (s.territory_level = 'departement' AND s.territory_code = $3)
