@@ -30,7 +30,10 @@ def router() -> Router:
         correspondence,
         dashboard,
         export_pages,
+        invitation_pages,
+        mailing_pages,
         privacy_pages,
+        relay_pages,
         signatory_pages,
     )
 
@@ -47,6 +50,10 @@ def router() -> Router:
             account_pages.JournalController,
             privacy_pages.BlockListController,
             privacy_pages.PrivacyRequestsController,
+            mailing_pages.MailingsController,
+            invitation_pages.InvitationsController,
+            relay_pages.RelaysController,
+            relay_pages.TerritoriesController,
         ],
         guards=[auth.role_guard],
         dependencies={"user": Provide(auth.provide_user, sync_to_thread=False)},

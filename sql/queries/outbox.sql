@@ -23,7 +23,8 @@ SET status = 'sending',
     locked_until = now() + make_interval(secs => $2)
 FROM due
 WHERE o.id = due.id
-RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts;
+RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
+          o.mailing_id, o.invitation_id;
 
 -- name: outbox_context
 -- What the templates need about the signature a message is for ($2: its token, may be NULL).

@@ -1,0 +1,212 @@
+"""Mailings in the back office: write a message (Markdown, preview, a test to oneself), send it to
+the confirmed signatories (filtered by mandate and territory) at a set rate, and follow its
+progress live (`/admin/envois/{id}`, its figures polled from `…/progression`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from markdown_it import MarkdownIt
+
+from campaign import mailings
+from campaign.admin.auth import UserDep, actor
+from campaign.admin.common import current_campaign, page
+from campaign.admin.filters import SignatoryFilter, parse_filter
+from campaign.campaigns import Campaign
+from campaign.db import Q
+from campaign.mailings import Mailing
+from campaign.mandates import LABELS as MANDATE_LABELS
+from campaign.mandates import MANDATES
+from campaign.runtime import Runtime, RuntimeDep
+from campaign.territories import normalize
+
+_markdown = MarkdownIt("commonmark", {"html": False, "typographer": True})
+DONE = {
+    "test": "Le message de test part dans la file d’envoi, vers votre adresse.",
+    "test-bloque": "Votre adresse est sur la liste d’opposition : le test n’est pas parti.",
+    "envoi": "L’envoi a commencé.",
+    "relance": "Personne de nouveau : chaque destinataire ne reçoit l’envoi qu’une fois.",
+    "pause": "Envoi mis en pause.",
+    "reprise": "Envoi repris.",
+    "annulation": "Envoi annulé : les messages pas encore partis ne partiront pas.",
+    "impossible": "Cette action n’est pas possible dans l’état actuel de l’envoi.",
+}
+
+
+def _choices(runtime: Runtime) -> dict[str, Any]:
+    return {
+        "mandates": [(m, MANDATE_LABELS[m]) for m in MANDATES],
+        "regions": sorted(runtime.index.all("region"), key=lambda t: normalize(t.name)),
+        "departements": runtime.index.all("departement"),
+    }
+
+
+def _filter_label(runtime: Runtime, params: dict[str, str]) -> str:
+    parts = []
+    if params.get("mandat"):
+        parts.append(MANDATE_LABELS.get(params["mandat"], params["mandat"]))
+    for level, key in (("region", "region"), ("departement", "departement")):
+        if params.get(key):
+            t = runtime.index.get(level, params[key])
+            parts.append(t.label if t else params[key])
+    if params.get("relais"):
+        parts.append(f"relais {params['relais']}")
+    return ", ".join(parts) or "tous"
+
+
+async def _audience(runtime: Runtime, campaign: Campaign, f: SignatoryFilter) -> int:
+    f = msgspec.structs.replace(f, status="confirmed")
+    async with runtime.pool.acquire() as conn:
+        n: int = await conn.fetchval(
+            Q["admin_signatories_count"], *f.sql_args(campaign.id, runtime.index, with_email=False)
+        )
+    return n
+
+
+async def _mailing_or_404(runtime: Runtime, mailing_id: int) -> Mailing:
+    async with runtime.pool.acquire() as conn:
+        mailing = await mailings.get(conn, mailing_id)
+    if mailing is None or mailing.campaign_id != current_campaign(runtime).id:
+        raise NotFoundException(detail="Envoi introuvable.")
+    return mailing
+
+
+class MailingsController(Controller):
+    path = "/admin/envois"
+    include_in_schema = False
+    opt = {"role": "organiser"}
+
+    @get("/")
+    async def index(self, runtime: RuntimeDep, user: UserDep) -> Template:
+        campaign = current_campaign(runtime)
+        async with runtime.pool.acquire() as conn:
+            rows = await mailings.recent(conn, campaign.id)
+        return page(
+            "admin/mailings.html",
+            user,
+            campaign,
+            mailings=[(m, _filter_label(runtime, m.filter_params())) for m in rows],
+        )
+
+    @get("/nouveau")
+    async def compose(self, runtime: RuntimeDep, user: UserDep) -> Template:
+        campaign = current_campaign(runtime)
+        values = {"rate": str(mailings.DEFAULT_RATE).replace(".", ",").removesuffix(",0")}
+        return page(
+            "admin/mailing_new.html",
+            user,
+            campaign,
+            values=values,
+            errors={},
+            preview=None,
+            audience=await _audience(runtime, campaign, SignatoryFilter()),
+            **_choices(runtime),
+        )
+
+    @post("/nouveau")
+    async def save(
+        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
+    ) -> Template | Redirect:
+        campaign = current_campaign(runtime)
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        draft, errors = mailings.check_draft(form)
+        f = draft.filter if draft else parse_filter(form)[0]
+        context = {
+            "values": form,
+            "errors": errors,
+            "audience": await _audience(runtime, campaign, f),
+            **_choices(runtime),
+        }
+        if draft is None:
+            return page(
+                "admin/mailing_new.html", user, campaign, status_code=422, preview=None, **context
+            )
+        if form.get("action") == "apercu":
+            return page(
+                "admin/mailing_new.html",
+                user,
+                campaign,
+                preview=_markdown.render(draft.body),
+                **context,
+            )
+        async with runtime.pool.acquire() as conn:
+            mailing_id = await mailings.create(conn, campaign.id, draft, actor(user))
+        return Redirect(f"/admin/envois/{mailing_id}", status_code=303)
+
+    @get("/{mailing_id:int}")
+    async def detail(
+        self,
+        runtime: RuntimeDep,
+        user: UserDep,
+        mailing_id: FromPath[int],
+        fait: FromQuery[str | None] = None,
+    ) -> Template:
+        mailing = await _mailing_or_404(runtime, mailing_id)
+        campaign = current_campaign(runtime)
+        async with runtime.pool.acquire() as conn:
+            progress = await mailings.progress(conn, mailing)
+        params = mailing.filter_params()
+        audience = None
+        if mailing.kind == "signatories" and mailing.status == "draft":
+            audience = await _audience(runtime, campaign, parse_filter(params)[0])
+        return page(
+            "admin/mailing.html",
+            user,
+            campaign,
+            mailing=mailing,
+            progress=progress,
+            filter_label=_filter_label(runtime, params),
+            audience=audience,
+            body_html=_markdown.render(mailing.body),
+            notice=DONE.get(fait or ""),
+        )
+
+    @get("/{mailing_id:int}/progression")
+    async def progress_json(self, runtime: RuntimeDep, mailing_id: FromPath[int]) -> Response[Any]:
+        """The live figures of the progress page."""
+        mailing = await _mailing_or_404(runtime, mailing_id)
+        async with runtime.pool.acquire() as conn:
+            progress = await mailings.progress(conn, mailing)
+        return Response(progress, headers={"Cache-Control": "no-store"})
+
+    @post("/{mailing_id:int}/test")
+    async def test(self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int]) -> Redirect:
+        await _mailing_or_404(runtime, mailing_id)
+        async with runtime.pool.acquire() as conn:
+            sent = await mailings.send_test(conn, mailing_id, user.email, actor(user))
+        done = "test" if sent else "test-bloque"
+        return Redirect(f"/admin/envois/{mailing_id}?fait={done}", status_code=303)
+
+    @post("/{mailing_id:int}/envoyer")
+    async def start(
+        self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int]
+    ) -> Redirect:
+        await _mailing_or_404(runtime, mailing_id)
+        try:
+            async with runtime.pool.acquire() as conn:
+                added = await mailings.start(conn, mailing_id, actor(user), runtime.index)
+        except mailings.MailingError:
+            return Redirect(f"/admin/envois/{mailing_id}?fait=impossible", status_code=303)
+        done = "envoi" if added else "relance"
+        return Redirect(f"/admin/envois/{mailing_id}?fait={done}", status_code=303)
+
+    @post("/{mailing_id:int}/{action:str}")
+    async def change(
+        self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int], action: FromPath[str]
+    ) -> Redirect:
+        actions = {"pause": ("pause", "pause"), "reprendre": ("resume", "reprise")}
+        actions["annuler"] = ("cancel", "annulation")
+        if action not in actions:
+            raise NotFoundException(detail="Action inconnue.")
+        await _mailing_or_404(runtime, mailing_id)
+        name, done = actions[action]
+        async with runtime.pool.acquire() as conn:
+            ok = await mailings.set_status(conn, mailing_id, name, actor(user))
+        return Redirect(
+            f"/admin/envois/{mailing_id}?fait={done if ok else 'impossible'}", status_code=303
+        )

@@ -1,0 +1,61 @@
+// A relay's page: its figures every few seconds, without reloading (the page works without it).
+(function () {
+  "use strict";
+  var root = document.getElementById("relais");
+  if (!root || !window.fetch) return;
+  var url = root.getAttribute("data-state");
+  var every = 3000;
+
+  function number(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
+  }
+  function set(id, text) {
+    var el = document.getElementById(id);
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+  function render(state) {
+    set("relay-confirmed", number(state.confirmed));
+    set("relay-pending", number(state.pending));
+    set("relay-verified", number(state.verified));
+    set("territory-confirmed", number(state.territory.confirmed));
+    set("territory-maires-signed", number(state.territory.maires_signed));
+    set("territory-maires", number(state.territory.maires));
+    set("territory-coverage", state.coverage_text);
+    var list = document.getElementById("relay-items");
+    if (list) {
+      var items = document.createDocumentFragment();
+      state.items.forEach(function (item) {
+        var li = document.createElement("li");
+        li.textContent = item.name + " — " + item.mandate + ", " + item.territory;
+        if (item.verified) {
+          var badge = document.createElement("span");
+          badge.className = "badge";
+          badge.textContent = "élu·e vérifié·e";
+          li.appendChild(document.createTextNode(" "));
+          li.appendChild(badge);
+        }
+        items.appendChild(li);
+      });
+      if (!state.items.length) {
+        var empty = document.createElement("li");
+        empty.className = "empty";
+        empty.textContent = "Aucune signature confirmée pour l’instant.";
+        items.appendChild(empty);
+      }
+      list.replaceChildren(items);
+    }
+    var unlisted = document.getElementById("relay-unlisted");
+    if (unlisted) {
+      unlisted.hidden = !state.unlisted;
+      unlisted.firstElementChild.textContent = String(state.unlisted);
+    }
+  }
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (state) { if (state) render(state); })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, every); });
+  }
+  setTimeout(poll, every);
+})();
