@@ -63,7 +63,7 @@ async def _audience(runtime: Runtime, campaign: Campaign, f: SignatoryFilter) ->
     f = msgspec.structs.replace(f, status="confirmed")
     async with runtime.pool.acquire() as conn:
         n: int = await conn.fetchval(
-            Q["admin_signatories_count"], *f.sql_args(campaign.id, runtime.index, with_email=False)
+            Q["mailing_audience"], *f.sql_args(campaign.id, runtime.index, with_email=False)
         )
     return n
 

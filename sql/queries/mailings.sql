@@ -29,12 +29,19 @@ SELECT id, status, kind FROM mailings WHERE id = $1 FOR UPDATE;
 -- name: mailing_enqueue_signatories
 -- Every confirmed signatory the filter selects ($2…$15: the arguments of
 -- admin_filtered_signatures), once: a second start adds only those who were not queued yet.
+-- Suspects (not counted until an organiser clears them) are left out.
 INSERT INTO outbox (template, recipient, signature_id, mailing_id, bulk)
 SELECT 'mailing', s.email, s.id, $1, true
 FROM admin_filtered_signatures($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) s
-WHERE s.status = 'confirmed'
+WHERE s.status = 'confirmed' AND NOT s.suspect
 ORDER BY s.id
 ON CONFLICT DO NOTHING;
+
+-- name: mailing_audience
+-- How many a mailing with this filter would reach now ($1…$14: as above).
+SELECT count(*)::integer
+FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
+WHERE s.status = 'confirmed' AND NOT s.suspect;
 
 -- name: mailing_enqueue_invitations
 -- The campaign's invitees never invited yet and who have not signed ($3: a département or
