@@ -219,5 +219,6 @@ class Pages(Controller):
             contact_email=parseaddr(runtime.settings.mail_from)[1],
             unconfirmed_days=runtime.settings.unconfirmed_days,
             retention_months=runtime.settings.retention_months,
+            limits_keep_days=runtime.settings.limits_keep_days,
         )
         return Template("privacy.html", context=context)

@@ -416,3 +416,101 @@ async def test_rejecting_a_confirmed_suspect_leaves_the_counts_alone(
         # Back in the queue, still not counted.
         assert await stored_count(db, "commune", "69123") == before
         assert await flags(db, address) == (True, ["disposable_domain"])
+
+
+async def test_hostile_traffic_during_a_normal_signing_run_leaves_the_counts_exact(
+    dsn: str, mailbox: Mailbox, db: asyncpg.Connection
+) -> None:
+    """Bounded: 20 honest signers (each behind the proxy, from their own network) sign and
+    confirm while a flood comes from one network through the proxy, a stranger (127.0.0.2, not a
+    trusted proxy) forges X-Forwarded-For, and junk bodies arrive. The counts move by exactly the
+    20 honest signatures; the flood is kept, flagged, and not counted even once confirmed."""
+    smtp_url = f"smtp://127.0.0.1:{mailbox.port}"  # type: ignore[attr-defined]
+    # The shared secret: any app's mail worker on this database may render the links.
+    env = {**LIMITS, "SIGN_LIMIT_NETWORK": "5"}
+    code = "38442"  # a commune no other test signs for
+    honest = [addr("honest") for _ in range(20)]
+    flood = [addr("flood") for _ in range(40)]
+    forged = [addr("forged") for _ in range(20)]
+    flood_net = fresh_network()
+    junk: list[Any] = [b"{", b"[]", b"null", b'{"email": 1}', b"\xff\xfe", b"x" * 70_000]
+    async with (
+        app_server(DATABASE_URL=dsn, SMTP_URL=smtp_url, **env) as base,
+        httpx.AsyncClient(base_url=base, timeout=30) as proxy,
+        httpx.AsyncClient(
+            base_url=base,
+            timeout=30,
+            transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"),
+        ) as stranger,
+    ):
+        before = await stored_count(db, "commune", code)  # (the app made the campaign)
+        gate = asyncio.Semaphore(8)
+
+        async def post(client: httpx.AsyncClient, **kwargs: Any) -> int:
+            async with gate:
+                return (await client.post(SIGN, **kwargs)).status_code
+
+        honest_codes, flood_codes, forged_codes, junk_codes = await asyncio.gather(
+            asyncio.gather(
+                *(
+                    post(
+                        proxy,
+                        json=body(a, territory_code=code),
+                        headers={"X-Forwarded-For": fresh_network()},
+                    )
+                    for a in honest
+                )
+            ),
+            asyncio.gather(
+                *(
+                    post(
+                        proxy,
+                        json=body(a, territory_code=code),
+                        headers={"X-Forwarded-For": flood_net},
+                    )
+                    for a in flood
+                )
+            ),
+            asyncio.gather(
+                *(
+                    post(
+                        stranger,
+                        json=body(a, territory_code=code),
+                        headers={"X-Forwarded-For": fresh_network()},
+                    )
+                    for a in forged
+                )
+            ),
+            asyncio.gather(
+                *(
+                    post(proxy, content=j, headers={"Content-Type": "application/json"})
+                    for j in junk
+                )
+            ),
+        )
+        assert set(honest_codes) == set(flood_codes) == set(forged_codes) == {202}
+        assert all(400 <= c < 500 for c in junk_codes)
+        assert (await proxy.get("/health")).status_code == 200
+        # Everyone confirms: the honest, the flood and the forgers (they own their mailboxes).
+        for a in honest + flood[-5:] + forged[-5:]:
+            [message] = await mailbox.wait_for(a)
+            link = CONFIRM_LINK.search(message.get_body(("plain",)).get_content())
+            assert link
+            page = await proxy.get(link.group(0))
+            csrf = re.search(r'name="_csrf_token" value="([^"]+)"', page.text)
+            assert csrf, (page.status_code, page.text[:500])
+            assert (
+                await proxy.post(link.group(0), data={"_csrf_token": csrf.group(1)})
+            ).status_code == 200
+    assert await stored_count(db, "commune", code) == before + 20
+    flagged = await db.fetch(
+        "SELECT email FROM signatures WHERE email = ANY ($1) AND suspect", flood + forged + honest
+    )
+    flagged_set = {r["email"] for r in flagged}
+    assert not flagged_set & set(honest)
+    assert len(flagged_set & set(flood)) == 35  # the first 5 were within the limit
+    assert len(flagged_set & set(forged)) >= 15  # one network for all: 127.0.0.0/24
+    stored = await db.fetchval(
+        "SELECT count(*) FROM signatures WHERE email = ANY ($1)", flood + forged + honest
+    )
+    assert stored == 80  # kept, every one

@@ -209,3 +209,14 @@ async def test_every_email_about_a_signature_carries_the_link(
     assert "confirmer" not in second
     assert second["retirer"] == links(first)["retirer"]
     assert messages[1]["List-Unsubscribe"] == first["List-Unsubscribe"]
+
+
+async def test_the_privacy_notice_says_what_is_done(client: httpx.AsyncClient) -> None:
+    """The delays are the settings the purge applies (defaults here: 30 days, 6 months, 7 days)."""
+    page = await client.get("/confidentialite")
+    text = " ".join(page.text.split())
+    assert "supprimée, avec les courriels qui s’y rapportent, au bout de 30 jours" in text
+    assert "anonymisée 6 mois après la clôture de la campagne" in text
+    assert "effacées au bout de 7 jours" in text
+    assert "Retirer votre signature" in text and "retirer votre signature" in text
+    assert "Nous ne gardons jamais votre adresse IP" in text

@@ -41,7 +41,7 @@ SELECT r.id, r.name, r.code, r.territory_level, r.territory_code, r.active,
            AS maires
 FROM relays r
 LEFT JOIN codes c ON c.relay_id = r.id
-LEFT JOIN signatures s ON s.campaign_id = r.campaign_id AND s.ref = c.code
+LEFT JOIN signatures s ON s.campaign_id = r.campaign_id AND s.ref = c.code AND NOT s.suspect
 WHERE r.campaign_id = $1
 GROUP BY r.id
 ORDER BY confirmed DESC, pending DESC, r.name, r.id;
@@ -52,7 +52,7 @@ ORDER BY confirmed DESC, pending DESC, r.name, r.id;
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.public,
        s.status, s.verified, s.confirmed_at, s.created_at
 FROM signatures s
-WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending')
+WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending') AND NOT s.suspect
   AND s.ref IN (SELECT code FROM relays WHERE id = $2
                 UNION ALL SELECT code FROM invitations WHERE relay_id = $2)
 ORDER BY s.confirmed_at DESC NULLS LAST, s.id DESC
@@ -64,7 +64,7 @@ SELECT count(*) FILTER (WHERE s.status = 'confirmed')::integer AS confirmed,
        count(*) FILTER (WHERE s.status = 'confirmed' AND s.public)::integer AS listed,
        count(*) FILTER (WHERE s.status = 'confirmed' AND s.verified)::integer AS verified
 FROM signatures s
-WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending')
+WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending') AND NOT s.suspect
   AND s.ref IN (SELECT code FROM relays WHERE id = $2
                 UNION ALL SELECT code FROM invitations WHERE relay_id = $2);
 
