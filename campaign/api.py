@@ -14,13 +14,15 @@ from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
-from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_304_NOT_MODIFIED
+from litestar.status_codes import HTTP_202_ACCEPTED
 
 from campaign import abuse, signatures
 from campaign.campaigns import Campaign
 from campaign.counts import CountsBody
+from campaign.httpcache import cached_response
 from campaign.mandates import Mandate
 from campaign.migrations import pending_migrations
+from campaign.public import names_hidden, seconds_until_names
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.validation import SigningBody, check_signing
 
@@ -40,6 +42,8 @@ class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
     status: str
     letter_version: int
     total: int
+    names_hidden: bool = False
+    """The embargo holds: no name is published before `launch_at` (counts are)."""
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -57,9 +61,30 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     signed_at: datetime
 
 
-class SignatoryPage(msgspec.Struct, frozen=True):
+class SignatoryPage(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     items: list[SignatoryItem]
+    embargo: bool = False
+    """Names are under embargo: `items` is empty and `total` 0 whatever the filters (a search
+    must not tell who signed) until `names_public_at`."""
+    names_public_at: datetime | None = None
+
+
+def signatory_item(runtime: Runtime, r: signatures.Signatory) -> SignatoryItem:
+    territory = runtime.index.get(r.territory_level, r.territory_code)
+    return SignatoryItem(
+        given_name=r.given_name,
+        family_name=r.family_name,
+        mandate=r.mandate,
+        territory_code=r.territory_code,
+        territory_name=territory.name if territory else r.territory_code,
+        verified=r.verified,
+        featured=r.featured,
+        signed_at=r.confirmed_at,
+    )
+
+
+_encoder = msgspec.json.Encoder()
 
 
 class TerritoryItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,21 +125,38 @@ class CampaignApi(Controller):
     path = "/api/v1/campaigns/{slug:str}"
     tags = ["campagnes"]
 
-    @get("/", operation_id="getCampaign")
-    async def campaign(self, slug: FromPath[str], runtime: RuntimeDep) -> CampaignInfo:
+    @get(
+        "/",
+        operation_id="getCampaign",
+        responses={
+            200: ResponseSpec(
+                data_container=CampaignInfo,
+                media_type="application/json",
+                description="La campagne (ETag ; Cache-Control public, quelques secondes).",
+            ),
+            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
+        },
+    )
+    async def campaign(
+        self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
         """The campaign, its launch date, its goal and its total of confirmed signatures."""
         c = campaign_or_404(runtime, slug)
-        return CampaignInfo(
-            slug=c.slug,
-            title=c.title,
-            addressees=c.addressees,
-            summary=c.summary,
-            launch_at=c.launch_at,
-            goal=c.goal,
-            status=c.status,
-            letter_version=c.current_version,
-            total=runtime.counts.campaign(c.id).total,
+        body = _encoder.encode(
+            CampaignInfo(
+                slug=c.slug,
+                title=c.title,
+                addressees=c.addressees,
+                summary=c.summary,
+                launch_at=c.launch_at,
+                goal=c.goal,
+                status=c.status,
+                letter_version=c.current_version,
+                total=runtime.counts.campaign(c.id).total,
+                names_hidden=names_hidden(c, runtime.clock.now()),
+            )
         )
+        return cached_response(request, body, max_age=2, stale=10)
 
     @get(
         "/counts",
@@ -141,10 +183,7 @@ class CampaignApi(Controller):
         of maires who signed; a commune's counts roll up into its département and région."""
         c = campaign_or_404(runtime, slug)
         body, etag = runtime.counts.body(c.id, level)
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=2, stale-while-revalidate=10"}
-        if request.headers.get("if-none-match") == etag:
-            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
+        return cached_response(request, body, etag=etag, max_age=2, stale=10)
 
     @get("/events", operation_id="streamCounts", media_type="text/event-stream")
     async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> Stream:
@@ -187,20 +226,43 @@ class CampaignApi(Controller):
             await signatures.sign(conn, runtime.settings, c, req, signals)
         return Accepted(detail="Vérifiez votre boîte de réception pour confirmer votre signature.")
 
-    @get("/signatories", operation_id="listSignatories")
+    @get(
+        "/signatories",
+        operation_id="listSignatories",
+        responses={
+            200: ResponseSpec(
+                data_container=SignatoryPage,
+                media_type="application/json",
+                description="Signataires publics, les mis en avant d’abord, puis les plus récents "
+                "(ETag ; Cache-Control public, quelques secondes). Sous embargo : aucun nom.",
+            ),
+            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
+        },
+    )
     async def signatories(
         self,
         slug: FromPath[str],
         runtime: RuntimeDep,
+        request: Request[Any, Any, Any],
         region: Annotated[str | None, QueryParameter(pattern=REGION_CODE)] = None,
         departement: Annotated[str | None, QueryParameter(pattern=DEPARTEMENT_CODE)] = None,
         mandate: FromQuery[Mandate | None] = None,
         q: SearchText = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    ) -> SignatoryPage:
-        """Confirmed signatures whose signers agreed to be listed, featured first, then newest."""
+    ) -> Response[bytes]:
+        """Confirmed signatures whose signers agreed to be listed, featured first, then newest;
+        nothing while the campaign's embargo on names holds."""
         c = campaign_or_404(runtime, slug)
+        hidden_for = seconds_until_names(c, runtime.clock.now())
+        if hidden_for is not None:
+            hidden = SignatoryPage(total=0, items=[], embargo=True, names_public_at=c.launch_at)
+            return cached_response(
+                request,
+                _encoder.encode(hidden),
+                max_age=min(10, hidden_for),
+                stale=min(30, hidden_for),
+            )
         async with runtime.pool.acquire() as conn:
             total, rows = await signatures.public_signatories(
                 conn,
@@ -212,22 +274,8 @@ class CampaignApi(Controller):
                 limit=limit,
                 offset=(page - 1) * limit,
             )
-        items = []
-        for r in rows:
-            territory = runtime.index.get(r.territory_level, r.territory_code)
-            items.append(
-                SignatoryItem(
-                    given_name=r.given_name,
-                    family_name=r.family_name,
-                    mandate=r.mandate,
-                    territory_code=r.territory_code,
-                    territory_name=territory.name if territory else r.territory_code,
-                    verified=r.verified,
-                    featured=r.featured,
-                    signed_at=r.confirmed_at,
-                )
-            )
-        return SignatoryPage(total=total, items=items)
+        found = SignatoryPage(total=total, items=[signatory_item(runtime, r) for r in rows])
+        return cached_response(request, _encoder.encode(found), max_age=10, stale=30)
 
 
 async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[bytes]:
@@ -243,15 +291,28 @@ async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[byt
         broadcaster.unsubscribe(campaign_id, queue)
 
 
-@get("/api/v1/territories", operation_id="searchTerritories", tags=["territoires"])
+@get(
+    "/api/v1/territories",
+    operation_id="searchTerritories",
+    tags=["territoires"],
+    responses={
+        200: ResponseSpec(
+            data_container=list[TerritoryItem],
+            media_type="application/json",
+            description="Territoires trouvés (ETag ; Cache-Control public, une heure).",
+        ),
+        304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
+    },
+)
 async def search_territories(
     runtime: RuntimeDep,
+    request: Request[Any, Any, Any],
     q: Annotated[str, QueryParameter(min_length=1, max_length=100)],
     level: FromQuery[Literal["region", "departement", "commune"] | None] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=50)] = 10,
-) -> list[TerritoryItem]:
+) -> Response[bytes]:
     """Territories by name (accents and case ignored), INSEE code or postal code."""
-    return [
+    found = [
         TerritoryItem(
             code=t.code,
             name=t.name,
@@ -262,6 +323,8 @@ async def search_territories(
         )
         for t in runtime.index.search(q, level, limit)
     ]
+    # The territories change only when they are reloaded: a CDN may keep answers for an hour.
+    return cached_response(request, _encoder.encode(found), max_age=3600, stale=86400)
 
 
 @get("/health", operation_id="health", tags=["exploitation"], cache=False)

@@ -21,7 +21,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from campaign import admin, api, pages, withdrawal_pages
+from campaign import admin, api, cors, pages, public_api, public_pages, withdrawal_pages
 from campaign.mailsink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.settings import Settings, load_settings
@@ -125,7 +125,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     handlers: list[Any] = [
         pages.Pages,
         withdrawal_pages.WithdrawalPages,
+        public_pages.PublicPages,
         api.CampaignApi,
+        public_api.PublicApi,
         api.search_territories,
         api.health,
         api.ready,
@@ -164,5 +166,6 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ),
         exception_handlers={HTTPException: _http_exception, Exception: _internal},
         request_max_body_size=MAX_BODY_BYTES,
+        before_send=[cors.api_cors],  # CORS for reads of /api/v1 (campaign/cors.py)
         debug=False,
     )

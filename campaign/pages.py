@@ -3,12 +3,14 @@ signatories, privacy notice."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import logging
 from email.utils import parseaddr
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
+import asyncpg
 from litestar import Controller, Request, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -16,9 +18,12 @@ from campaign import abuse, signatures
 from campaign.api import SearchText
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
+from campaign.history import chart
 from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.mandates import LEVELS as MANDATE_LEVELS
-from campaign.runtime import RuntimeDep
+from campaign.public import names_hidden
+from campaign.public_map import france_map, territory_url
+from campaign.runtime import Runtime, RuntimeDep
 from campaign.signatures import ConfirmResult
 from campaign.territories import normalize
 from campaign.validation import FIELDS, check_signing, territory_choices
@@ -27,6 +32,9 @@ DEFAULT_SLUG = "jouer-collectif"
 HONEYPOT = "website"  # hidden from people; robots fill it in
 TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+PER_PAGE = 50
+_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+log = logging.getLogger(__name__)
 
 
 def _campaign(runtime: RuntimeDep) -> Campaign:
@@ -37,9 +45,11 @@ def _campaign(runtime: RuntimeDep) -> Campaign:
 
 
 def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = runtime.clock.now()
     counts = runtime.counts.campaign(campaign.id)
     return {
+        "names_hidden": names_hidden(campaign, now),
+        "territory_url": territory_url,
         "campaign": campaign,
         "total": counts.total,
         "goal": campaign.goal,
@@ -73,6 +83,7 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
             for t in departements
         },
         "mandate_levels": MANDATE_LEVELS,
+        "france_map": france_map(runtime, campaign.id, "departement", "signatures"),
         "register_loaded": runtime.counts.register.total_maires > 0,
         "territory_choices": [],
         "mandates": [(m, LABELS[m]) for m in MANDATES],
@@ -88,7 +99,14 @@ class Pages(Controller):
     @get("/")
     async def letter(self, runtime: RuntimeDep) -> Template:
         campaign = _campaign(runtime)
-        return Template("index.html", context=_index_context(runtime, campaign))
+        context = _index_context(runtime, campaign)
+        if not context["names_hidden"]:
+            context["latest"] = await _latest(runtime, campaign)
+        try:
+            context["history_chart"] = chart((await runtime.history.get(campaign)).points)
+        except _DB_ERRORS as exc:  # the page stands without its chart while the database is away
+            log.warning("history chart left out: %s", type(exc).__name__)
+        return Template("index.html", context=context)
 
     @post("/signer")
     async def sign(
@@ -192,25 +210,47 @@ class Pages(Controller):
         runtime: RuntimeDep,
         q: SearchText = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        region: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        departement: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        mandat: Annotated[str | None, QueryParameter(max_length=40)] = None,
     ) -> Template:
         campaign = _campaign(runtime)
-        per_page = 50
+        filters = _list_filters(runtime, region, departement, mandat)
+        context = {
+            **_common(runtime, campaign),
+            **filters,
+            "q": q or "",
+            "regions": sorted(runtime.index.all("region"), key=lambda t: normalize(t.name)),
+            "departements": runtime.index.all("departement"),
+            "mandates": [(m, LABELS[m]) for m in MANDATES],
+            "items": [],
+            "listed": 0,
+            "page": page,
+            "pages": 1,
+        }
+        if context["names_hidden"]:  # no name, and no count a search could turn into a name
+            return Template("signatories.html", context=context)
         async with runtime.pool.acquire() as conn:
             total, rows = await signatures.public_signatories(
-                conn, campaign.id, q=q or None, limit=per_page, offset=(page - 1) * per_page
+                conn,
+                campaign.id,
+                region=filters["region"] or None,
+                departement=filters["departement"] or None,
+                mandate=filters["mandat"] or None,
+                q=q or None,
+                limit=PER_PAGE,
+                offset=(page - 1) * PER_PAGE,
             )
-        items = [(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows]
-        return Template(
-            "signatories.html",
-            context={
-                **_common(runtime, campaign),
-                "items": items,
-                "listed": total,
-                "q": q or "",
-                "page": page,
-                "pages": max(1, -(-total // per_page)),
-            },
+        query = {k: v for k in ("region", "departement", "mandat") if (v := filters[k])}
+        if q:
+            query["q"] = q
+        context.update(
+            items=[(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows],
+            listed=total,
+            pages=max(1, -(-total // PER_PAGE)),
+            query=urlencode(query),
         )
+        return Template("signatories.html", context=context)
 
     @get("/confidentialite")
     async def privacy(self, runtime: RuntimeDep) -> Template:
@@ -222,3 +262,28 @@ class Pages(Controller):
             limits_keep_days=runtime.settings.limits_keep_days,
         )
         return Template("privacy.html", context=context)
+
+
+async def _latest(runtime: Runtime, campaign: Campaign) -> list[tuple[signatures.Signatory, Any]]:
+    """The newest public signatories with their territories (from memory; see public.py)."""
+    rows = await runtime.latest.get(campaign.id)
+    return [(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows]
+
+
+def _list_filters(
+    runtime: Runtime, region: str | None, departement: str | None, mandat: str | None
+) -> dict[str, str]:
+    """The list's filters, checked: an unknown value is a 400 that names the field."""
+    region, departement, mandat = (v.strip() if v else "" for v in (region, departement, mandat))
+    problems = []
+    if region and runtime.index.get("region", region) is None:
+        problems.append("« region » : région inconnue (code INSEE à deux chiffres, ex. 84)")
+    if departement and runtime.index.get("departement", departement) is None:
+        problems.append("« departement » : département inconnu (code, ex. 69, 2A, 974)")
+    if mandat and mandat not in LABELS:
+        problems.append("« mandat » : mandat inconnu")
+    if problems:
+        raise HTTPException(
+            status_code=400, detail="Filtre invalide : " + " ; ".join(problems) + "."
+        )
+    return {"region": region, "departement": departement, "mandat": mandat}

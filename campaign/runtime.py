@@ -17,11 +17,14 @@ from litestar.di import NamedDependency
 from campaign import campaigns as campaigns_mod
 from campaign import db, migrations, officials, purge, territories
 from campaign.campaigns import CampaignRegistry
+from campaign.clock import Clock
 from campaign.counts import CountsCache
+from campaign.history import HistoryCache, HistoryRecorder
 from campaign.live import Broadcaster
 from campaign.mail import MailRenderer, SmtpSender
 from campaign.mailsink import MailSink
 from campaign.outbox import MailWorker
+from campaign.public import LatestSignatories
 from campaign.settings import PROJECT_ROOT, Settings
 from campaign.territories import TerritoryIndex
 from campaign.verification import VerificationWorker
@@ -43,6 +46,16 @@ class Runtime:
     mail_sink: MailSink | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    clock: Clock = field(default_factory=Clock)
+    """"Now" for everything public (embargo, countdown, history); tests move it."""
+    latest: LatestSignatories = field(init=False)
+    """The newest public signatories, in memory."""
+    history: HistoryCache = field(init=False)
+    """The hourly history of the counts, in memory."""
+
+    def __post_init__(self) -> None:
+        self.latest = LatestSignatories(self.pool, self.counts)
+        self.history = HistoryCache(self.pool, self.index)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -105,6 +118,9 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
 async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
     settings = runtime.settings
     runtime.tasks.append(asyncio.create_task(runtime.broadcaster.run(runtime.stop)))
+    # Every serve process (workers or not): the first one to reach an hour records it.
+    recorder = HistoryRecorder(runtime.pool, runtime.clock)
+    runtime.tasks.append(asyncio.create_task(recorder.run(runtime.stop)))
     if run_worker:
         smtp_url = settings.smtp_url
         if smtp_url is None:

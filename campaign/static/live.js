@@ -1,16 +1,19 @@
-// Progressive enhancement: live counts (Server-Sent Events) and a ticking countdown.
-// The page is complete without this file.
+// Progressive enhancement: live counts (Server-Sent Events), the maps recoloured, the newest
+// signatories, a ticking countdown. The page is complete without this file. Also the script of
+// the embeddable counter (/widget): keep it small and free of dependencies.
 (function () {
   "use strict";
   var section = document.querySelector("[data-campaign]");
   if (!section) return;
   var slug = section.getAttribute("data-campaign");
+  var api = "/api/v1/campaigns/" + encodeURIComponent(slug);
   var totalEl = document.getElementById("total");
   var progressEl = document.getElementById("progress");
   var nf = new Intl.NumberFormat("fr-FR");
 
   function setCount(level, code, count) {
-    var cells = document.querySelectorAll('[data-level="' + level + '"][data-code="' + code + '"]');
+    // Table cells and figures; the maps' shapes carry the same attributes: see recolour().
+    var cells = document.querySelectorAll('[data-level="' + level + '"][data-code="' + code + '"]:not(path)');
     for (var i = 0; i < cells.length; i++) {
       if (cells[i].textContent !== String(count)) {
         cells[i].textContent = String(count);
@@ -30,8 +33,97 @@
     }
   }
 
+  // The maps (campaign/map.py): a shape takes the colour of the last class whose low end its
+  // value reaches (the classes are in the <svg>'s data-classes), the neutral colour at zero.
+  var maps = [];
+  var wraps = document.querySelectorAll(".carte-wrap[data-measure]");
+  for (var w = 0; w < wraps.length; w++) {
+    var svg = wraps[w].querySelector("svg[data-classes]");
+    if (!svg) continue;
+    var classes;
+    try { classes = JSON.parse(svg.getAttribute("data-classes")) || []; } catch (e) { classes = []; }
+    maps.push({
+      svg: svg, classes: classes, neutral: svg.getAttribute("data-neutral"),
+      measure: wraps[w].getAttribute("data-measure"),
+      unit: (wraps[w].getAttribute("data-unit") || "").split("|")
+    });
+  }
+  function colorFor(value, map) {
+    if (!(value > 0)) return map.neutral;
+    if (!map.classes.length) return "#1d91c0"; // the server's colour for a single class
+    var color = map.classes[0][2];
+    for (var i = 0; i < map.classes.length; i++) if (value >= map.classes[i][0]) color = map.classes[i][2];
+    return color;
+  }
+  function mapText(value, map) {
+    if (map.measure === "coverage") return pct.format(value).replace(/\u00a0/g, "\u202f");
+    var noun = map.unit.length === 2 ? " " + map.unit[value < 2 ? 0 : 1] : "";
+    return nf.format(value).replace(/\u00a0/g, "\u202f") + noun;
+  }
+  function recolour(t) {
+    for (var m = 0; m < maps.length; m++) {
+      var map = maps[m];
+      var value = map.measure === "coverage" ? t.coverage : t.count;
+      if (typeof value !== "number") value = 0;
+      var shapes = map.svg.querySelectorAll('path[data-level="' + t.level + '"][data-code="' + t.code + '"]');
+      for (var i = 0; i < shapes.length; i++) { // Paris is drawn twice (the zoom)
+        var shape = shapes[i];
+        if (shape.getAttribute("data-value") === String(value)) continue;
+        shape.setAttribute("data-value", String(value));
+        shape.setAttribute("fill", colorFor(value, map));
+        var title = shape.querySelector("title");
+        if (title) title.textContent = shape.getAttribute("data-label") + " : " + mapText(value, map);
+      }
+    }
+  }
+
+  // The newest public signatories (home page): fetched again a moment after the total moves, at
+  // a random delay so that a crowd of readers does not ask all at once; none under embargo.
+  var latest = document.querySelector("[data-latest]");
+  var latestList = document.getElementById("derniers");
+  var latestNote = document.getElementById("derniers-note");
+  var mandates = {};
+  try { mandates = JSON.parse(latest && latest.getAttribute("data-mandates")) || {}; } catch (e) { mandates = {}; }
+  var latestTimer = null;
+  function showLatest(data) {
+    if (!data || !latestList) return;
+    var items = data.embargo ? [] : (data.items || []);
+    while (latestList.firstChild) latestList.removeChild(latestList.firstChild);
+    items.forEach(function (s) {
+      var li = document.createElement("li");
+      var name = document.createElement("strong");
+      name.textContent = s.given_name + " " + s.family_name;
+      li.appendChild(name);
+      li.appendChild(document.createTextNode(", " + (mandates[s.mandate] || s.mandate) + " — " + s.territory_name));
+      if (s.verified) {
+        var mark = document.createElement("span");
+        mark.className = "verified";
+        mark.title = "Mandat vérifié dans le répertoire national des élus";
+        mark.textContent = "élu·e vérifié·e";
+        li.appendChild(document.createTextNode(" "));
+        li.appendChild(mark);
+      }
+      latestList.appendChild(li);
+    });
+    if (latestNote) {
+      latestNote.hidden = items.length > 0;
+      if (!data.embargo && !items.length) latestNote.textContent = "Aucun signataire public pour l’instant.";
+    }
+  }
+  function refreshLatest(delay) {
+    if (!latest || !window.fetch || latestTimer) return;
+    latestTimer = setTimeout(function () {
+      latestTimer = null;
+      fetch(api + "/signatories/latest", { cache: "no-cache" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(showLatest, function () {});
+    }, delay);
+  }
+  function soon() { return 300 + Math.random() * 1700; }
+
+  var lastTotal = null;
   if (window.EventSource) {
-    var source = new EventSource("/api/v1/campaigns/" + encodeURIComponent(slug) + "/events");
+    var source = new EventSource(api + "/events");
     source.addEventListener("counts", function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
@@ -39,9 +131,14 @@
         totalEl.textContent = nf.format(data.total).replace(/\u202f|\u00a0/g, " ");
         if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
       }
+      if (typeof data.total === "number") {
+        if (lastTotal !== null && data.total !== lastTotal) refreshLatest(soon());
+        lastTotal = data.total;
+      }
       (data.changed || []).forEach(function (t) {
         setCount(t.level, t.code, t.count);
         if ("coverage" in t) setCoverage(t.level, t.code, t.coverage);
+        recolour(t);
       });
     });
   }
@@ -51,11 +148,18 @@
   if (countdown && value) {
     var launch = Date.parse(countdown.getAttribute("data-launch"));
     var tick = function () {
-      var left = Math.max(0, launch - Date.now());
+      var left = launch - Date.now();
+      if (left <= 0) { // the launch instant: names are public now, unless there was no embargo
+        countdown.textContent = "La lettre est publique.";
+        refreshLatest(soon());
+        // The list under embargo opens by itself: the server decides, on the next request.
+        if (document.getElementById("embargo")) setTimeout(function () { location.reload(); }, soon());
+        return;
+      }
       var d = Math.floor(left / 86400000), h = Math.floor(left / 3600000) % 24, m = Math.floor(left / 60000) % 60;
       value.textContent = d + " jour" + (d > 1 ? "s" : "") + ", " + h + " h " + (m < 10 ? "0" : "") + m + " min";
+      setTimeout(tick, Math.min(30000, left + 100));
     };
     tick();
-    setInterval(tick, 30000);
   }
 })();
