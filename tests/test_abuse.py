@@ -404,6 +404,9 @@ async def test_rejecting_a_confirmed_suspect_leaves_the_counts_alone(
     )
     before = await stored_count(db, "commune", "69123")
     async with logged_in(limited, db, "organiser") as organiser:
+        dashboard = (await organiser.get("/admin")).text
+        shown = re.search(r'id="status-suspect">([0-9  ]+)<', dashboard)
+        assert shown and int(re.sub(r"\D", "", shown.group(1))) >= 1
         page = f"/admin/signataires/{signature_id}"
         assert "Lever la suspicion" in (await organiser.get(page)).text
         r = await post_form(

@@ -60,7 +60,7 @@ class DashboardController(Controller):
             user,
             campaign,
             statuses=[(s, STATUS_LABELS[s], by_status.get(s, 0)) for s in STATUSES],
-            total_all=sum(by_status.values()),
+            total_all=sum(n for s, n in by_status.items() if s != "suspect"),
             live_total=counts.total,
             rate=None
             if confirmed + pending == 0

@@ -1,7 +1,11 @@
 -- The dashboard's figures, one campaign at a time.
 
 -- name: admin_totals_by_status
-SELECT status, count(*)::integer AS n FROM signatures WHERE campaign_id = $1 GROUP BY status;
+-- And the suspects awaiting a decision (pending or confirmed: already in those statuses' rows).
+SELECT status, count(*)::integer AS n FROM signatures WHERE campaign_id = $1 GROUP BY status
+UNION ALL
+SELECT 'suspect', count(*)::integer FROM signatures
+WHERE campaign_id = $1 AND suspect AND status IN ('pending', 'confirmed');
 
 -- name: admin_per_day
 -- Signatures received and confirmed per day (Paris time), the last $2 days.
