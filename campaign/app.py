@@ -21,7 +21,16 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from campaign import admin, api, cors, pages, public_api, public_pages, withdrawal_pages
+from campaign import (
+    admin,
+    api,
+    cors,
+    pages,
+    public_api,
+    public_pages,
+    reach_pages,
+    withdrawal_pages,
+)
 from campaign.mailsink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.settings import Settings, load_settings
@@ -125,6 +134,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     handlers: list[Any] = [
         pages.Pages,
         withdrawal_pages.WithdrawalPages,
+        reach_pages.ReachPages,
         public_pages.PublicPages,
         api.CampaignApi,
         public_api.PublicApi,

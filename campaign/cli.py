@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
     from campaign import purge
 
     purge.add_parser(sub)
+    from campaign import reach_cli
+
+    reach_cli.add_parsers(sub)  # mailing
     return parser
 
 
@@ -276,6 +279,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from campaign import purge
 
         asyncio.run(purge.command(settings, args))
+    elif args.command == "mailing":
+        from campaign import reach_cli
+
+        asyncio.run(reach_cli.run(settings, args))
     elif args.command in ("create-organiser", "export"):
         from campaign.admin import commands as admin_commands
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from campaign import tokens, withdrawal
+from campaign import reach_mail, tokens, withdrawal
 from campaign.db import Q, convert, convert_all
 from campaign.mail import (
     MailError,
@@ -46,6 +47,8 @@ class ClaimedMail(msgspec.Struct, frozen=True, kw_only=True):
     signature_id: int | None
     token_id: int | None
     attempts: int
+    mailing_id: int | None = None  # a mailing's message (campaign/mailings.py)
+    invitation_id: int | None = None
 
 
 class MailContextRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +96,22 @@ async def enqueue(
 async def claim(pool: asyncpg.Pool, *, limit: int, lease_seconds: float) -> list[ClaimedMail]:
     rows = await pool.fetch(Q["outbox_claim"], limit, lease_seconds)
     return convert_all(rows, ClaimedMail)
+
+
+async def claim_mailings(
+    pool: asyncpg.Pool, *, limit: int, lease_seconds: float
+) -> list[ClaimedMail]:
+    """Messages of the mailings being sent, as many as their rates allow (all workers together)."""
+    rows = await pool.fetch(Q["outbox_claim_mailings"], limit, lease_seconds)
+    return convert_all(rows, ClaimedMail)
+
+
+async def next_mailing_slot(pool: asyncpg.Pool) -> float | None:
+    """Seconds until a mailing being sent may send its next message (None: none is sending)."""
+    at: datetime | None = await pool.fetchval(Q["outbox_next_mailing_slot"])
+    if at is None:
+        return None
+    return max(0.0, (at - datetime.now(UTC)).total_seconds())
 
 
 async def fetch_context(
@@ -155,6 +174,7 @@ class MailWorker:
         self._lease_seconds = lease_seconds
         self.listener_name = listener_name
         self._domain = address_domain(settings.mail_from)
+        self._next_mailing: float | None = None  # seconds until a mailing may send again
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
@@ -172,8 +192,10 @@ class MailWorker:
                     log.exception("mail worker: round failed")
                     processed = 0
                 if processed < self._batch_size:  # a full batch means more may be waiting
-                    await _wait_any(stop, wake, within=self._settings.mail_poll_seconds)
+                    await _wait_any(stop, wake, within=self._idle_wait())
         finally:
+            if stop.is_set():  # it stops by itself: cancelling it could cut its close short
+                await asyncio.wait({listener}, timeout=5)
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -181,6 +203,13 @@ class MailWorker:
     async def run_once(self) -> int:
         """Claims one batch and delivers it; returns how many messages were processed."""
         batch = await claim(self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds)
+        # A mailing's messages come at its rate, whoever else is waiting (campaign/mailings.py).
+        batch += await claim_mailings(
+            self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
+        )
+        self._next_mailing = (
+            await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
+        )
         results = await asyncio.gather(*(self._process(m) for m in batch), return_exceptions=True)
         for mail, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
@@ -228,6 +257,11 @@ class MailWorker:
         if self._check(mail, await mark_sent(self._pool, mail)):
             log.info("outbox %d: sent", mail.id)
 
+    def _idle_wait(self) -> float:
+        """How long to sleep with nothing to send: until a mailing's next slot, at most the poll."""
+        poll = self._settings.mail_poll_seconds
+        return poll if self._next_mailing is None else max(0.005, min(poll, self._next_mailing))
+
     @staticmethod
     def _check(mail: ClaimedMail, recorded: bool) -> bool:
         if not recorded:
@@ -261,6 +295,11 @@ class MailWorker:
             "privacy_url": f"{base_url}/confidentialite",
             "expires_days": self._settings.token_ttl_days,
         }
+        if mail.template in reach_mail.TEMPLATES:
+            try:
+                context.update(await reach_mail.context(self._pool, self._settings, mail))
+            except LookupError as exc:
+                raise Undeliverable("Envoi ou invitation introuvable", str(exc)) from exc
         if mail.signature_id is None:
             return context
         row = await fetch_context(self._pool, mail.signature_id, mail.token_id)

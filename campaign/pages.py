@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
 from campaign import abuse, signatures
@@ -23,6 +23,7 @@ from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.mandates import LEVELS as MANDATE_LEVELS
 from campaign.public import names_hidden
 from campaign.public_map import france_map, territory_url
+from campaign.reach_pages import prefill_values
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signatures import ConfirmResult
 from campaign.territories import normalize
@@ -97,9 +98,16 @@ class Pages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def letter(self, runtime: RuntimeDep) -> Template:
+    async def letter(
+        self,
+        runtime: RuntimeDep,
+        invitation: FromQuery[str | None] = None,
+        ref: FromQuery[str | None] = None,
+    ) -> Template:
         campaign = _campaign(runtime)
         context = _index_context(runtime, campaign)
+        # An invitation's or a relay's link pre-fills the form (campaign/reach_pages.py).
+        context["values"] = await prefill_values(runtime, invitation, ref)
         if not context["names_hidden"]:
             context["latest"] = await _latest(runtime, campaign)
         try:
