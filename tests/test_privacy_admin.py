@@ -142,6 +142,13 @@ async def test_erasure_request_is_a_withdrawal(server: str, db: asyncpg.Connecti
         assert "0 signature effacée" in again.text
         detail = await organiser.get(f"/admin/signataires/{signature_id}")
         assert 'id="anonymised"' in detail.text and family not in detail.text
+        # Exports take tombstones in their stride (no address any more).
+        for fmt in ("csv", "xlsx"):
+            export = await organiser.get(f"/admin/export.{fmt}", params={"statut": "withdrawn"})
+            assert export.status_code == 200
+            assert address.encode() not in export.content
+        csv_text = (await organiser.get("/admin/export.csv")).content.decode("utf-8-sig")
+        assert csv_text.splitlines()[0].endswith(';"suspecte"')
     row = await db.fetchrow("SELECT * FROM signatures WHERE id = $1", signature_id)
     assert (row["status"], row["email"], row["family_name"]) == ("withdrawn", None, "")
     assert await stored_count(db, "commune", "38185") == before - 1

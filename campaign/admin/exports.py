@@ -28,7 +28,7 @@ HEADER: Final = (
     "id", "prénom", "nom", "adresse électronique", "mandat", "niveau", "code territoire",
     "territoire", "département", "région", "liste publique", "statut", "mis en avant",
     "vérifié", "code relais", "commentaire", "version de la lettre", "signée le",
-    "confirmée le",
+    "confirmée le", "suspecte",
 )  # fmt: skip
 CURSOR_PREFETCH = 1000
 
@@ -52,7 +52,7 @@ def export_row(r: Any) -> list[str | int]:
     texts = [
         r["given_name"],
         r["family_name"],
-        r["email"],
+        r["email"] or "",  # erased (withdrawn, anonymised): none
         MANDATE_LABELS.get(r["mandate"], r["mandate"]),
         r["territory_level"],
         r["territory_code"],
@@ -68,6 +68,7 @@ def export_row(r: Any) -> list[str | int]:
     ]
     values += [neutralise(t) for t in texts]
     values += [r["letter_version"], _when(r["created_at"]), _when(r["confirmed_at"])]
+    values.append("oui" if r["suspect"] else "non")  # not counted nor listed until cleared
     return values
 
 
