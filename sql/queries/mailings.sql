@@ -34,6 +34,7 @@ INSERT INTO outbox (template, recipient, signature_id, mailing_id, bulk)
 SELECT 'mailing', s.email, s.id, $1, true
 FROM admin_filtered_signatures($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) s
 WHERE s.status = 'confirmed' AND NOT s.suspect
+  AND s.email IS NOT NULL  -- anonymised after the campaign's retention: nobody to write to
 ORDER BY s.id
 ON CONFLICT DO NOTHING;
 
@@ -41,7 +42,7 @@ ON CONFLICT DO NOTHING;
 -- How many a mailing with this filter would reach now ($1…$14: as above).
 SELECT count(*)::integer
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
-WHERE s.status = 'confirmed' AND NOT s.suspect;
+WHERE s.status = 'confirmed' AND NOT s.suspect AND s.email IS NOT NULL;
 
 -- name: mailing_enqueue_invitations
 -- The campaign's invitees never invited yet and who have not signed ($3: a département or
