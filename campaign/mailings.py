@@ -295,7 +295,7 @@ class Progress(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def done_share(self) -> float:
         total = self.queued + self.sending + self.sent + self.failed + self.cancelled
-        return 1.0 if total == 0 else (total - self.queued - self.sending) / total
+        return 0.0 if total == 0 else (total - self.queued - self.sending) / total
 
 
 async def progress(

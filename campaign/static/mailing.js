@@ -22,7 +22,7 @@
     set("p-last-minute", number(p.last_minute));
     var total = p.queued + p.sending + p.sent + p.failed + p.cancelled;
     var bar = document.getElementById("p-bar");
-    if (bar) bar.value = total ? (total - p.queued - p.sending) / total : 1;
+    if (bar) bar.value = total ? (total - p.queued - p.sending) / total : 0;
     var remaining = document.getElementById("p-remaining");
     if (remaining) remaining.textContent = p.remaining_seconds ? (p.remaining_seconds / 60).toFixed(1).replace(".", ",") + " min" : "—";
     var list = document.getElementById("p-minutes");
