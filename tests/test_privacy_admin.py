@@ -107,6 +107,7 @@ async def test_access_request_gives_everything_held_as_a_file(
     assert signature["comment"] == "Mon commentaire" and signature["consent_version"] == 1
     assert [link["purpose"] for link in document["liens"]] == ["confirm"]
     assert document["courriels"][0]["template"] == "confirm"
+    assert document["invitations"] == [] and document["opposition_aux_courriels"] is False
     [entry] = [
         r
         for r in await audit_entries(db, "privacy.access")
@@ -152,6 +153,9 @@ async def test_erasure_request_is_a_withdrawal(server: str, db: asyncpg.Connecti
     row = await db.fetchrow("SELECT * FROM signatures WHERE id = $1", signature_id)
     assert (row["status"], row["email"], row["family_name"]) == ("withdrawn", None, "")
     assert await stored_count(db, "commune", "38185") == before - 1
+    # No campaign writes to the address again (its hash joins the suppression list).
+    suppressed = "SELECT count(*) FROM suppressions WHERE email_hash = email_hash($1)"
+    assert await db.fetchval(suppressed, address) == 1
     entries = [
         r for r in await audit_entries(db, "privacy.erase") if r["target_id"] == signature_id
     ]

@@ -15,7 +15,7 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 
-from campaign import withdrawal
+from campaign import suppression, withdrawal
 from campaign.abuse import email_domain
 from campaign.admin import audit
 from campaign.admin.audit import Actor
@@ -154,6 +154,8 @@ async def access(conn: asyncpg.Connection, secret_key: str, actor: Actor, raw: s
                 _jsonable(r)
                 for r in await conn.fetch(Q["access_block_list"], email, email_domain(email))
             ],
+            "invitations": [_jsonable(r) for r in await conn.fetch(Q["access_invitations"], email)],
+            "opposition_aux_courriels": await suppression.is_suppressed(conn, email),
             "note": (
                 "Les limites anti-abus ne gardent de votre adresse réseau et de votre adresse "
                 "électronique que des empreintes chiffrées, effacées après quelques jours : "
@@ -179,8 +181,12 @@ async def erase(conn: asyncpg.Connection, secret_key: str, actor: Actor, raw: st
     async with conn.transaction():
         ids = [r["id"] for r in await conn.fetch(Q["signature_ids_by_email"], email)]
         erased = await withdrawal.erase(conn, ids, withdraw=True)
-        # Messages to the address that no signature owns any more are erased too.
+        # Messages to the address that no signature owns any more are erased too, and so are
+        # its invitations; its hash joins the suppression list, so that no campaign writes to
+        # it again (nor invites it from a later import).
         await conn.execute(Q["erasure_outbox"], [], [email])
+        await conn.execute(Q["erasure_invitations"], email)
+        await suppression.suppress(conn, suppression.address_hash(email), "organiser")
         detail = {"empreinte": address_fingerprint(secret_key, email), "demande": "effacement"}
         await audit.record_many(
             conn,

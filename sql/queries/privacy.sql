@@ -119,3 +119,14 @@ JOIN campaigns c ON c.id = s.campaign_id
 WHERE c.status = 'closed' AND c.closed_at < now() - make_interval(months => $1)
   AND s.anonymised_at IS NULL
 ORDER BY s.id;
+
+-- name: access_invitations
+-- Invitations made to the address (campaign/invitations.py).
+SELECT c.slug AS campaign, i.id, i.given_name, i.family_name, i.mandate, i.territory_level,
+       i.territory_code, i.source, i.code, i.created_at
+FROM invitations i JOIN campaigns c ON c.id = i.campaign_id
+WHERE i.email = $1 ORDER BY i.id;
+
+-- name: erasure_invitations
+-- The address's invitations go (their emails with them: ON DELETE CASCADE).
+DELETE FROM invitations WHERE email = $1;
