@@ -10,7 +10,10 @@ launch instant the list opens by itself, in every process, without a restart or 
 signatories. Each process keeps them in memory and reads them again only when the campaign's
 counts moved (and at most once a second, and at least every half minute), so a crowd watching
 the home page costs the database one small indexed query per second per process, not one per
-reader. If the database is away, the last list read is shown (the counts, from memory, too).
+reader. The page takes what is in memory; the API, which browsers ask right after the counts
+moved, waits for the next read when the last one is under a second old and older than the
+change (at most a second), so that no reader is left with a list older than the counts it saw.
+If the database is away, the last list read is shown (the counts, from memory, too).
 """
 
 from __future__ import annotations
@@ -82,27 +85,34 @@ class LatestSignatories:
         counts = self.counts.campaign(campaign_id)
         return counts.total, counts.totals["verified"]
 
-    def _fresh(self, entry: _Entry | None, version: tuple[int, int], now: float) -> bool:
+    def _fresh(
+        self, entry: _Entry | None, version: tuple[int, int], now: float, wait: bool
+    ) -> bool:
         if entry is None:
             return False
         age = now - entry.at
-        if age < self.min_interval:
-            return True
-        return entry.version == version and age < self.max_age
+        if entry.version == version:
+            return age < self.max_age
+        return not wait and age < self.min_interval
 
-    async def get(self, campaign_id: int) -> list[Signatory]:
+    async def get(self, campaign_id: int, *, wait: bool = False) -> list[Signatory]:
+        """The newest public signatories. `wait`: when the counts moved since the last read,
+        read again even if that means waiting for the end of the read interval (≤ 1 s)."""
         version, now = self._version(campaign_id), self._monotonic()
         entry = self._entries.get(campaign_id)
-        if self._fresh(entry, version, now):
+        if self._fresh(entry, version, now, wait):
             assert entry is not None
             return entry.items
         lock = self._locks.setdefault(campaign_id, asyncio.Lock())
         async with lock:  # one reader per campaign; the others get its result
             entry = self._entries.get(campaign_id)
             version, now = self._version(campaign_id), self._monotonic()
-            if self._fresh(entry, version, now):
+            if self._fresh(entry, version, now, wait):
                 assert entry is not None
                 return entry.items
+            if entry is not None and now - entry.at < self.min_interval:
+                await asyncio.sleep(self.min_interval - (now - entry.at))
+                version = self._version(campaign_id)
             self.reads += 1
             try:
                 async with self.pool.acquire(timeout=2) as conn:
@@ -114,5 +124,6 @@ class LatestSignatories:
                 self._entries[campaign_id] = _Entry((-1, -1), self._monotonic(), stale)
                 return stale
             items = convert_all(rows, Signatory)
+            # The version read before the query: a change during it makes the next one read.
             self._entries[campaign_id] = _Entry(version, self._monotonic(), items)
             return items

@@ -66,7 +66,7 @@ class PublicApi(Controller):
                 max_age=min(2, hidden_for),
                 stale=min(10, hidden_for),
             )
-        rows = await runtime.latest.get(c.id)
+        rows = await runtime.latest.get(c.id, wait=True)  # never older than the counts seen
         body = LatestSignatories(embargo=False, items=[signatory_item(runtime, r) for r in rows])
         return cached_response(request, _encoder.encode(body), max_age=2, stale=10)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,7 +134,8 @@ async def test_the_list_filters(
         await expect(page.get_by_label("Région", exact=True)).to_have_value("53")
         await page.get_by_label("Mandat", exact=True).select_option(label="Député·e")
         await page.get_by_role("button", name="Rechercher").click()
-        await expect(listing).not_to_contain_text("Maëlle Quimper")
+        await expect(page).to_have_url(re.compile(r"region=53.*mandat=depute"))
+        await expect(page.locator("main")).not_to_contain_text("Maëlle Quimper")
         await page.get_by_role("link", name="Effacer les critères").click()
         await page.get_by_label("Nom ou commune", exact=True).fill("lyon")
         await page.get_by_role("button", name="Rechercher").click()

@@ -451,3 +451,22 @@ async def test_history_published_and_charted_on_the_home_page(
     home = (await web.get("/")).text
     assert 'class="historique"' in home and "Évolution du nombre de signatures" in home
     assert f'href="{API}/history.csv"' in home
+
+
+async def test_the_newest_signatories_are_never_older_than_the_counts_seen(
+    papp: PublicApp, web: httpx.AsyncClient, pdb: asyncpg.Connection
+) -> None:
+    """Browsers ask right after the total moved: the list must already have the new name,
+    even when the last read is under a second old (the API then waits for the next read)."""
+    campaign = papp.runtime.campaigns.get(SLUG)
+    assert campaign is not None
+    before = (await web.get(API)).json()["total"]
+    await papp.runtime.latest.get(campaign.id)  # a read just now
+    await make_signature(pdb, given_name="Noé", family_name="Toutfrais", code="44109")
+
+    async def counted() -> bool:
+        return bool((await web.get(API)).json()["total"] == before + 1)
+
+    await eventually(counted, what="the new signature to be counted")
+    latest = (await web.get(f"{API}/signatories/latest")).json()
+    assert latest["items"][0]["family_name"] == "Toutfrais"
