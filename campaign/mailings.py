@@ -139,19 +139,6 @@ async def create(conn: asyncpg.Connection, campaign_id: int, draft: Draft, who: 
     return mailing_id
 
 
-async def update_draft(conn: asyncpg.Connection, mailing_id: int, draft: Draft) -> bool:
-    params = {k: v for k, v in draft.filter.params().items() if k != "statut"}
-    updated = await conn.fetchval(
-        Q["mailing_update_draft"],
-        mailing_id,
-        draft.subject,
-        draft.body,
-        _filter_json(params),
-        draft.rate,
-    )
-    return updated is not None
-
-
 async def create_invitations(
     conn: asyncpg.Connection,
     campaign_id: int,

@@ -6,11 +6,6 @@ INSERT INTO mailings (campaign_id, kind, subject, body, filter, rate, created_by
 VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
 RETURNING id;
 
--- name: mailing_update_draft
-UPDATE mailings SET subject = $2, body = $3, filter = $4::jsonb, rate = $5
-WHERE id = $1 AND status = 'draft'
-RETURNING id;
-
 -- name: mailing_get
 SELECT id, campaign_id, kind, subject, body, filter::text AS filter, rate, status, recipients,
        created_by, created_at, started_at, finished_at
