@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,6 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -25,10 +27,12 @@ from campaign import (
     admin,
     api,
     cors,
+    openapi_errors,
     pages,
     public_api,
     public_pages,
     reach_pages,
+    security,
     withdrawal_pages,
 )
 from campaign.mailsink import MailSink
@@ -48,6 +52,7 @@ _TITLES = {
     413: "Requête trop volumineuse",
     422: "Données invalides",
     429: "Trop de requêtes",
+    500: "Erreur interne",
     503: "Service momentanément indisponible",
 }
 _PAGE_MESSAGES = {
@@ -55,12 +60,22 @@ _PAGE_MESSAGES = {
     "Rechargez la page et réessayez.",
     404: "Cette page n’existe pas ou plus.",
     413: "Les données envoyées sont trop volumineuses.",
+    500: "Une erreur inattendue s’est produite. L’équipe en est informée.",
     503: "Le service est momentanément indisponible. Réessayez dans quelques instants.",
 }
 _UNAVAILABLE = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InterfaceError,
+    # Class 08 (connection exception), class 57 (server shutting down, query cancelled by a
+    # timeout), 53300 (too many connections): the database is away or overloaded, not the code.
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # A pooled connection whose server went away between two queries (a restart) can fail with
+    # "cannot switch to state …; another operation is in progress": a dead connection, not a bug
+    # of ours. The pool throws it away when it comes back.
+    asyncpg.exceptions.InternalClientError,
     ConnectionRefusedError,
     OSError,
     TimeoutError,
@@ -68,7 +83,9 @@ _UNAVAILABLE = (
 
 
 def _is_api(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith(("/api/", "/health", "/ready", "/schema"))
+    # The scope's path: `request.url` parses the Host header, which may be malformed.
+    path: str = request.scope["path"]
+    return path.startswith(("/api/", "/health", "/ready", "/schema"))
 
 
 def _error(
@@ -77,19 +94,32 @@ def _error(
     detail: str,
     extra: Any = None,
     headers: dict[str, str] | None = None,
+    error_id: str | None = None,
 ) -> Response[Any]:
     if _is_api(request):
         body: dict[str, Any] = {"status_code": status, "detail": detail}
         if extra:
             body["extra"] = extra
+        if error_id:
+            body["error_id"] = error_id
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
     message = _PAGE_MESSAGES.get(status) or detail
     return Template(
         "error.html",
-        context={"title": _TITLES.get(status, "Erreur"), "message": message, "status": status},
+        context={
+            "title": _TITLES.get(status, "Erreur"),
+            "message": message,
+            "status": status,
+            "error_id": error_id,
+        },
         status_code=status,
         headers=headers,
     )
+
+
+def new_error_id() -> str:
+    """A short random reference, shown to the visitor and written in the log line."""
+    return secrets.token_hex(4)
 
 
 def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -100,8 +130,15 @@ def _http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.warning("database unavailable: %s", type(exc).__name__)
-    return _error(request, 503, "Service momentanément indisponible.", headers={"Retry-After": "5"})
+    error_id = new_error_id()
+    log.warning("error %s: database unavailable (%s)", error_id, type(exc).__name__)
+    return _error(
+        request,
+        503,
+        f"Service momentanément indisponible (référence {error_id}).",
+        headers={"Retry-After": "5"},
+        error_id=error_id,
+    )
 
 
 _TOKEN_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{20,}")
@@ -112,8 +149,14 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         return _unavailable(request, exc)
     # Paths may carry a confirmation token: never in the logs.
     path = _TOKEN_SEGMENT.sub("/…", request.url.path)
-    log.exception("unhandled error on %s %s", request.method, path)
-    return _error(request, 500, "Erreur interne. L’équipe en est informée.")
+    error_id = new_error_id()
+    log.exception("error %s: unhandled on %s %s", error_id, request.method, path)
+    return _error(
+        request,
+        500,
+        f"Erreur interne (référence {error_id}). L’équipe en est informée.",
+        error_id=error_id,
+    )
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:
@@ -154,6 +197,8 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
     return Litestar(
         route_handlers=handlers,
         lifespan=[lifespan],
+        # The API's error answers, written into the OpenAPI document once every route is known.
+        on_startup=[openapi_errors.document_errors],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
             "mail_sink": Provide(provide_sink, sync_to_thread=False),
@@ -173,9 +218,15 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             title="Campagne « Jouer collectif » — API",
             version="1.0.0",
             description="Lettre ouverte aux élus locaux : signatures, comptes par territoire.",
+            # The document only (/schema/openapi.json, .yaml): the HTML viewers run inline
+            # scripts from a CDN, which the Content-Security-Policy refuses.
+            render_plugins=[YamlRenderPlugin()],
         ),
         exception_handlers={HTTPException: _http_exception, Exception: _internal},
         request_max_body_size=MAX_BODY_BYTES,
-        before_send=[cors.api_cors],  # CORS for reads of /api/v1 (campaign/cors.py)
+        # Security headers on every response, unknown Host headers refused (campaign/security.py);
+        # CORS for reads of /api/v1 (campaign/cors.py).
+        before_send=[security.security_headers(settings), cors.api_cors],
+        middleware=[security.host_check(settings)],
         debug=False,
     )

@@ -80,6 +80,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "host": settings.host,
         "port": settings.port,
         "access_log": False,
+        "server_header": False,  # no `Server: uvicorn` banner
         # The client's address is decided by campaign/clientaddr.py from TRUSTED_PROXIES alone;
         # uvicorn would otherwise believe any X-Forwarded-For sent from 127.0.0.1.
         "proxy_headers": False,
@@ -131,7 +132,13 @@ async def _run_worker(settings: Settings) -> None:
             "campaign worker : SMTP_URL est requis (le bac à courrier intégré vit dans serve)."
         )
     dsn = db.database_url(settings)
-    pool = await db.create_pool(dsn, min_size=1, max_size=4)
+    pool = await db.create_pool(
+        dsn,
+        min_size=1,
+        max_size=4,
+        command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_acquire_timeout,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -73,6 +73,46 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or start_embedded_postgres(settings)
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool: asyncpg.Pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+class TimedPool(asyncpg.Pool):  # type: ignore[misc]
+    """A pool whose `acquire()` gives up after `acquire_timeout` seconds unless told otherwise.
+
+    Every `async with pool.acquire()` of the code (and `pool.fetch…`, which acquire inside)
+    is then bounded: when the database does not answer, the request fails (503) instead of
+    waiting forever for a connection; the same bound applies to giving the connection back.
+    """
+
+    __slots__ = ("_acquire_timeout",)
+
+    def __init__(self, *args: Any, acquire_timeout: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self._acquire_timeout if timeout is None else timeout)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float | None = 10.0,
+    acquire_timeout: float | None = 5.0,
+) -> asyncpg.Pool:
+    """The process's pool. `command_timeout` bounds every query (asyncpg cancels it on the
+    server); `acquire_timeout` bounds waiting for a connection and opening one."""
+    pool = TimedPool(
+        dsn,
+        acquire_timeout=acquire_timeout,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        command_timeout=command_timeout,
+        timeout=acquire_timeout or 60.0,  # connecting (a new connection of the pool)
+    )
+    await pool
     return pool

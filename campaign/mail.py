@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 from collections.abc import Mapping
 from email.message import EmailMessage
@@ -51,17 +52,31 @@ class MailRenderer:
 
 
 def build_message(
-    rendered: RenderedEmail, *, sender: str, recipient: str, message_id_domain: str
+    rendered: RenderedEmail,
+    *,
+    sender: str,
+    recipient: str,
+    message_id_domain: str,
+    headers: Mapping[str, str] | None = None,
+    message_id: str | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text first, HTML preferred by clients that can show it)."""
+    """A multipart/alternative message (text first, HTML preferred by clients that can show it).
+
+    `headers` are added last and replace any header of the same name (List-Unsubscribe…).
+    """
     message = EmailMessage()
     message["Subject"] = rendered.subject
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = email.utils.make_msgid(domain=message_id_domain)
+    # The outbox gives one per row (`<outbox-ID@domain>`): a message sent twice (a worker
+    # killed before recording it) is recognisable as one by the recipient's mail client.
+    message["Message-ID"] = message_id or email.utils.make_msgid(domain=message_id_domain)
     # Asks vacation responders and the like not to answer an automatic message.
     message["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        del message[name]
+        message[name] = value
     message.set_content(rendered.text, subtype="plain", charset="utf-8")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8")
     return message
@@ -89,6 +104,15 @@ class PermanentMailError(MailError):
     """Retrying will not help: SMTP 5xx."""
 
 
+class SmtpAuthError(TemporaryMailError):
+    """The relay refuses our credentials (535): the operator must fix SMTP_URL. The reason holds
+    the relay's reply only, never the user name or the password."""
+
+    def __init__(self, reason: str, code: int) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
 class Sender(Protocol):
     async def send(self, message: EmailMessage) -> None: ...
 
@@ -109,17 +133,22 @@ class SmtpSender:
         self._total_timeout = total_timeout
 
     async def send(self, message: EmailMessage) -> None:
+        client = aiosmtplib.SMTP(
+            hostname=self._hostname,
+            port=self._port,
+            username=self._username,
+            password=self._password,
+            use_tls=self._use_tls,
+            timeout=self._timeout,
+        )
         try:
             async with asyncio.timeout(self._total_timeout):
-                await aiosmtplib.send(
-                    message,
-                    hostname=self._hostname,
-                    port=self._port,
-                    username=self._username,
-                    password=self._password,
-                    use_tls=self._use_tls,
-                    timeout=self._timeout,
-                )
+                await client.connect()
+                await client.send_message(message)
+            # Delivered: a QUIT left unanswered changes nothing.
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await client.quit()
         except aiosmtplib.SMTPRecipientsRefused as exc:
             # The only recipient refused: not an SMTPResponseException, but its code decides.
             refused = exc.recipients[0] if exc.recipients else None
@@ -128,13 +157,18 @@ class SmtpSender:
             raise _for_code(refused.code, refused.message) from exc
         except aiosmtplib.SMTPAuthenticationError as exc:
             # A configuration problem, not a property of the message: retry once it is fixed.
-            raise TemporaryMailError(f"Authentification SMTP refusée : {_reply(exc)}") from exc
+            reason = f"Authentification SMTP refusée : {_reply(exc)}"
+            raise SmtpAuthError(reason, exc.code) from exc
         except aiosmtplib.SMTPResponseException as exc:
             raise _for_code(exc.code, exc.message) from exc
         except TimeoutError as exc:  # includes aiosmtplib's timeouts
             raise TemporaryMailError("Délai dépassé en parlant au serveur SMTP") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise TemporaryMailError(f"Échec de la connexion SMTP : {exc}") from exc
+        finally:
+            # Interrupted (a stopping worker, a timeout): close at once. `aiosmtplib.send` would
+            # first send a polite QUIT, which a relay stuck in DATA never answers.
+            client.close()
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> str:

@@ -13,7 +13,8 @@ import unicodedata
 
 _ACCENTS = re.compile(r"[\u0300-\u036f]")
 _APOSTROPHES = re.compile(r"[’'`´ʼ]")
-_HYPHENS = re.compile(r"\s*[-‐‑‒–—]+\s*")
+_DASHES = re.compile(r"[‐‑‒–—]")
+_HYPHENS = re.compile(r"\s*-+\s*")
 _NOT_LETTERS = re.compile(r"[^a-z0-9\- ]+")
 _PARTICLES = frozenset({"de", "du", "des", "d"})
 # Articles dropped after a particle only ("de la Fontaine"): "Le Gall" keeps its "le".
@@ -24,8 +25,10 @@ def _fold(text: str) -> str:
     text = _ACCENTS.sub("", unicodedata.normalize("NFKD", text)).casefold()
     text = text.replace("œ", "oe").replace("æ", "ae").replace("ß", "ss")
     text = _APOSTROPHES.sub(" ", text)
+    # Other characters become spaces before the hyphens take the spaces around them, so that a
+    # key is its own key ("a:-b" → "a-b", not "a -b"; "0:-" → "0"): see tests/test_properties.py.
+    text = _NOT_LETTERS.sub(" ", _DASHES.sub("-", text))
     text = _HYPHENS.sub("-", text)
-    text = _NOT_LETTERS.sub(" ", text)
     return " ".join(text.split()).strip("-")
 
 

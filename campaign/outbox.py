@@ -17,13 +17,14 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from campaign import reach_mail, tokens, withdrawal
+from campaign import alerts, reach_mail, tokens, withdrawal
 from campaign.db import Q, convert, convert_all
 from campaign.mail import (
     MailError,
     MailRenderer,
     PermanentMailError,
     Sender,
+    SmtpAuthError,
     address_domain,
     build_message,
 )
@@ -34,7 +35,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "outbox"
 LISTENER_NAME = "campaign-mail-listener"  # application_name of the LISTEN connection
-LEASE_SECONDS = 120.0  # well above SmtpSender's total timeout
+LEASE_SECONDS = 120.0  # well above SmtpSender's total timeout (the MAIL_LEASE_SECONDS default)
+SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to stop may finish
 MAX_BACKOFF_SECONDS = 3600.0
 BATCH_SIZE = 10
 _DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -134,6 +136,12 @@ async def mark_retry(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason
     return _updated(status)
 
 
+async def hold(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason: str) -> bool:
+    """Back in the queue for `delay` seconds, the attempt not counted (relay refused our
+    credentials: the message is not at fault and must never be marked failed for it)."""
+    return _updated(await pool.execute(Q["outbox_hold"], mail.id, mail.attempts, delay, reason))
+
+
 async def mark_failed(pool: asyncpg.Pool, mail: ClaimedMail, reason: str) -> bool:
     return _updated(await pool.execute(Q["outbox_mark_failed"], mail.id, mail.attempts, reason))
 
@@ -162,7 +170,7 @@ class MailWorker:
         sender: Sender,
         *,
         batch_size: int = BATCH_SIZE,
-        lease_seconds: float = LEASE_SECONDS,
+        lease_seconds: float | None = None,
         listener_name: str = LISTENER_NAME,
     ) -> None:
         self._pool = pool
@@ -171,8 +179,16 @@ class MailWorker:
         self._renderer = renderer
         self._sender = sender
         self._batch_size = batch_size
-        self._lease_seconds = lease_seconds
+        self._lease_seconds = (
+            settings.mail_lease_seconds if lease_seconds is None else lease_seconds
+        )
         self.listener_name = listener_name
+        # Claimed and not yet finished: given back (`outbox_release`) if the worker stops.
+        self._in_flight: dict[int, ClaimedMail] = {}
+        # Another worker (or an earlier run) may have raised the SMTP alert: the first message
+        # that goes out clears it, later ones need not ask.
+        self._auth_alert = True
+        self.shutdown_grace = SHUTDOWN_GRACE_SECONDS
         self._domain = address_domain(settings.mail_from)
         self._next_mailing: float | None = None  # seconds until a mailing may send again
 
@@ -184,7 +200,7 @@ class MailWorker:
             while not stop.is_set():
                 wake.clear()
                 try:
-                    processed = await self.run_once()
+                    processed = await self._round(stop)
                 except _DB_ERRORS as exc:
                     log.warning("mail worker: database unavailable (%s)", type(exc).__name__)
                     processed = 0
@@ -203,6 +219,7 @@ class MailWorker:
     async def run_once(self) -> int:
         """Claims one batch and delivers it; returns how many messages were processed."""
         batch = await claim(self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds)
+        self._in_flight.update((m.id, m) for m in batch)
         # A mailing's messages come at its rate, whoever else is waiting (campaign/mailings.py).
         batch += await claim_mailings(
             self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
@@ -210,12 +227,93 @@ class MailWorker:
         self._next_mailing = (
             await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
         )
-        results = await asyncio.gather(*(self._process(m) for m in batch), return_exceptions=True)
+        results = await asyncio.gather(*(self._deliver(m) for m in batch), return_exceptions=True)
         for mail, result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 # Recording failed: the lease runs out and another round takes the message again.
                 log.error("outbox %d: outcome not recorded (%s)", mail.id, type(result).__name__)
         return len(batch)
+
+    async def _round(self, stop: asyncio.Event) -> int:
+        """One `run_once`; when `stop` comes during it, sends in progress get a short grace, then
+        are cancelled and their messages given back to the queue for another worker."""
+        work = asyncio.create_task(self.run_once(), name="outbox-round")
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                await asyncio.wait({work}, timeout=self.shutdown_grace)
+        finally:
+            stopping.cancel()
+            if not work.done():
+                work.cancel()
+                # Bounded: what lingers after this cannot record an outcome any more (the
+                # release below takes the rows from it).
+                await asyncio.wait({work}, timeout=2)
+            if not work.done() or work.cancelled() or stop.is_set():
+                await self.release_claims()
+        return work.result() if work.done() and not work.cancelled() else 0
+
+    async def _deliver(self, mail: ClaimedMail) -> None:
+        """`_process`, keeping the message in `_in_flight` until its outcome is recorded (or
+        recording failed: then its lease brings it back)."""
+        self._in_flight[mail.id] = mail
+        try:
+            await self._process(mail)
+        except asyncio.CancelledError:
+            raise  # stays in flight: released by `_round`
+        except BaseException:
+            self._in_flight.pop(mail.id, None)
+            raise
+        self._in_flight.pop(mail.id, None)
+
+    async def release_claims(self) -> int:
+        """Gives back the messages claimed and not finished (the worker is stopping): due at
+        once, the interrupted attempt not counted. Returns how many were released."""
+        claims = list(self._in_flight.values())
+        self._in_flight.clear()
+        if not claims:
+            return 0
+        try:
+            status = await self._pool.execute(
+                Q["outbox_release"],
+                [m.id for m in claims],
+                [m.attempts for m in claims],
+                timeout=5,
+            )
+        except (*_DB_ERRORS, TimeoutError) as exc:
+            log.warning(
+                "mail worker: %d claim(s) not released (%s); their lease will bring them back",
+                len(claims),
+                type(exc).__name__,
+            )
+            return 0
+        released = int(status.split()[-1])
+        log.info("mail worker: %d claimed message(s) released on stop", released)
+        return released
+
+    async def _hold_for_credentials(self, mail: ClaimedMail, exc: SmtpAuthError) -> None:
+        """The relay refuses our credentials: alert the operator (log and back office), keep the
+        message and retry it slowly, without counting the attempt."""
+        delay = self._settings.mail_auth_retry_seconds
+        log.error(
+            "SMTP relay refuses the service's credentials (%s): no email can go out until "
+            "SMTP_URL is fixed; outbox %d kept, retried in %g s",
+            exc.code,
+            mail.id,
+            delay,
+        )
+        self._auth_alert = True
+        with contextlib.suppress(*_DB_ERRORS, TimeoutError):
+            await alerts.raise_alert(self._pool, alerts.SMTP_AUTH, _reply_of(exc.reason)[:300])
+        self._check(mail, await hold(self._pool, mail, delay, exc.reason))
+
+    async def _credentials_work(self) -> None:
+        if self._auth_alert:
+            self._auth_alert = False
+            with contextlib.suppress(*_DB_ERRORS, TimeoutError):
+                if await alerts.clear_alert(self._pool, alerts.SMTP_AUTH):
+                    log.warning("SMTP relay accepts the service's credentials again")
 
     async def _process(self, mail: ClaimedMail) -> None:
         max_attempts = self._settings.mail_max_attempts
@@ -233,6 +331,9 @@ class MailWorker:
             return
         try:
             await self._sender.send(message)
+        except SmtpAuthError as exc:
+            await self._hold_for_credentials(mail, exc)
+            return
         except PermanentMailError as exc:
             log.warning("outbox %d: refused for good (%s)", mail.id, exc.reason[:3])
             self._check(mail, await mark_failed(self._pool, mail, exc.reason))
@@ -256,6 +357,7 @@ class MailWorker:
             return
         if self._check(mail, await mark_sent(self._pool, mail)):
             log.info("outbox %d: sent", mail.id)
+        await self._credentials_work()
 
     def _idle_wait(self) -> float:
         """How long to sleep with nothing to send: until a mailing's next slot, at most the poll."""
@@ -278,15 +380,14 @@ class MailWorker:
             raise Undeliverable(
                 f"Rendu impossible du modèle {mail.template!r} : {exc}", type(exc).__name__
             ) from exc
-        message = build_message(
+        return build_message(
             rendered,
             sender=self._settings.mail_from,
             recipient=mail.recipient,
             message_id_domain=self._domain,
+            headers=context.get("headers"),
+            message_id=f"<outbox-{mail.id}@{self._domain}>",
         )
-        for name, value in context.get("headers", {}).items():  # List-Unsubscribe…
-            message[name] = value
-        return message
 
     async def _context(self, mail: ClaimedMail) -> dict[str, Any]:
         base_url = self._settings.base_url
@@ -357,6 +458,11 @@ class MailWorker:
             if not stop.is_set():
                 wake.set()
                 await _wait_any(stop, within=1.0)
+
+
+def _reply_of(reason: str) -> str:
+    """The relay's reply in a recorded reason (`… : 535 5.7.8 …`)."""
+    return reason.rpartition(" : ")[2]
 
 
 async def _wait_any(*events: asyncio.Event, within: float) -> None:

@@ -86,7 +86,11 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
     if dsn is None:  # initdb and pg_ctl block: keep the loop free
         dsn = await asyncio.to_thread(db.start_embedded_postgres, settings)
     await prepare_database(settings, dsn)
-    pool = await db.create_pool(dsn)
+    pool = await db.create_pool(
+        dsn,
+        command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_acquire_timeout,
+    )
     try:
         async with pool.acquire() as conn:
             index = await TerritoryIndex.load(conn)

@@ -35,6 +35,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Days after which an unconfirmed signature is deleted (privacy notice)."""
     retention_months: int
     """Months after the campaign closes before signatures are anonymised (privacy notice)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the site answers to besides BASE_URL's host and loopback (`*.domain` allowed)."""
+    db_command_timeout: float = 10.0
+    """Seconds a query may take before it is cancelled (and the request answered 503)."""
+    db_acquire_timeout: float = 5.0
+    """Seconds a request waits for a free database connection (and to connect) before a 503."""
+    mail_lease_seconds: float = 120.0
+    """How long a claimed message stays reserved to its worker (a dead worker's come back after)."""
+    mail_auth_retry_seconds: float = 600.0
+    """Retry delay while the SMTP relay refuses our credentials (535): kept, never failed."""
     trusted_proxies: str = ""
     """Addresses or networks (comma-separated) of the proxies whose X-Forwarded-For is read."""
     sign_limit_network: int = 30
@@ -85,6 +95,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sse_keepalive_seconds=float(env.get("SSE_KEEPALIVE_SECONDS") or 15),
         unconfirmed_days=int(env.get("UNCONFIRMED_DAYS") or 30),
         retention_months=int(env.get("RETENTION_MONTHS") or 6),
+        allowed_hosts=tuple(
+            h.strip() for h in (env.get("ALLOWED_HOSTS") or "").split(",") if h.strip()
+        ),
+        db_command_timeout=float(env.get("DB_COMMAND_TIMEOUT") or 10),
+        db_acquire_timeout=float(env.get("DB_ACQUIRE_TIMEOUT") or 5),
+        mail_lease_seconds=float(env.get("MAIL_LEASE_SECONDS") or 120),
+        mail_auth_retry_seconds=float(env.get("MAIL_AUTH_RETRY_SECONDS") or 600),
         trusted_proxies=env.get("TRUSTED_PROXIES") or "",
         sign_limit_network=int(env.get("SIGN_LIMIT_NETWORK") or 30),
         sign_limit_domain=int(env.get("SIGN_LIMIT_DOMAIN") or 50),

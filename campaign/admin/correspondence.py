@@ -13,6 +13,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from campaign import alerts
 from campaign.admin import audit
 from campaign.admin.audit import Actor
 from campaign.admin.auth import UserDep, actor
@@ -88,6 +89,7 @@ class MailController(Controller):
             rows = convert_all(
                 await conn.fetch(Q["admin_outbox_list"], status, avant, PER_PAGE + 1), MailRow
             )
+            raised = await alerts.current_alerts(conn)
         return page(
             "admin/mail.html",
             user,
@@ -98,6 +100,7 @@ class MailController(Controller):
             status=status,
             labels=MAIL_LABELS,
             retried=relances,
+            alerts=[a.message() for a in raised],
         )
 
     @post("/{mail_id:int}/relancer")

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Controller, get
 from litestar.response import Template
 
+from campaign import alerts
 from campaign.admin import charts
 from campaign.admin.auth import UserDep
 from campaign.admin.common import current_campaign, page
@@ -44,6 +45,7 @@ class DashboardController(Controller):
             refs = await conn.fetch(Q["admin_by_ref"], campaign.id, TOP_REFS)
             mail = {r["status"]: r["n"] for r in await conn.fetch(Q["admin_outbox_by_status"])}
             verified = await verified_share(conn, campaign.id)
+            raised = await alerts.current_alerts(conn)  # e.g. the relay refusing our credentials
         counts = runtime.counts.campaign(campaign.id)
         confirmed = by_status.get("confirmed", 0)
         pending = by_status.get("pending", 0)
@@ -81,6 +83,7 @@ class DashboardController(Controller):
             launch_iso=campaign.launch_at.isoformat(),
             days_left=days_until(campaign.launch_at, now),
             launched=now >= campaign.launch_at,
+            alerts=[a.message() for a in raised],
         )
 
 
