@@ -1,7 +1,7 @@
 """The public face in a real Chromium, on an app and a database of their own: the map recoloured
 live when a signature is confirmed (and its table alternative), the newest signatories, the list's
 filters, the embargo opening by itself at the (moved) launch instant, and the widget inside an
-<iframe> of a page served from another origin, live."""
+<iframe> of a page served from another origin, live, while the other pages refuse to be framed."""
 
 from __future__ import annotations
 
@@ -249,3 +249,10 @@ async def test_the_widget_lives_in_a_partner_sites_iframe(
         await make_signature(pdb, given_name="Rose", family_name="Lilloise", code="59350")
         await expect(total).to_have_text(shown(before + 1))
         await expect(nord).not_to_have_attribute("fill", NEUTRAL)
+
+        # Any other page refuses to be framed: the browser shows nothing of it (the partner's
+        # page has loaded, frames included, since goto waits for its load event).
+        blocked = await (await page.query_selector("#interdit")).content_frame()  # type: ignore[union-attr]
+        assert blocked is not None
+        assert "Les signataires" not in await blocked.content()
+        assert not blocked.url.startswith(papp.base), blocked.url

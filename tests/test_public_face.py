@@ -311,13 +311,13 @@ async def test_widget_is_light_live_ready_and_cacheable(
     html = widget.text
     assert 'data-campaign="jouer-collectif"' in html and 'id="total"' in html
     assert re.search(r'data-level="region" data-code="84" data-value="2"', html)
-    assert "<script" in html and "/static/live.js" in html
+    assert "<script" in html and "/static/widget.js" in html
     # Every link leaves the frame (our other pages refuse to be framed).
     assert all('target="_blank"' in a for a in re.findall(r"<a [^>]*>", html))
     # Transferred: the page gzipped by the app, its script and style as served (not gzipped).
     transferred = int(widget.headers["content-length"])
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
-    assert set(assets) == {"/static/live.js", "/static/widget.css"}
+    assert set(assets) == {"/static/widget.js", "/static/widget.css"}
     for asset in assets:
         transferred += len((await web.get(asset)).content)
     assert transferred < 20_000, transferred
@@ -329,6 +329,17 @@ async def test_widget_is_light_live_ready_and_cacheable(
     assert no_map.status_code == 200 and "<svg" not in no_map.text
     bad = await web.get("/widget", params={"carte": "monde"})
     assert bad.status_code == 400 and "« carte »" in unescape(bad.text)
+
+
+async def test_only_the_widget_may_be_framed(web: httpx.AsyncClient) -> None:
+    """The headers are campaign/security.py's; the widget is on its list, nothing else here."""
+    widget = await web.get("/widget")
+    assert "x-frame-options" not in widget.headers
+    assert "frame-ancestors *" in widget.headers["content-security-policy"]
+    for path in ("/", "/signataires", "/carte", "/integrer", "/territoires/region/84", API):
+        response = await web.get(path)
+        assert response.headers["x-frame-options"] == "DENY", path
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"], path
 
 
 async def test_embed_page_gives_the_snippet_to_copy(

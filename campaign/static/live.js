@@ -1,6 +1,6 @@
 // Progressive enhancement: live counts (Server-Sent Events), the maps recoloured, the newest
-// signatories, a ticking countdown. The page is complete without this file. Also the script of
-// the embeddable counter (/widget): keep it small and free of dependencies.
+// signatories, a ticking countdown. The page is complete without this file. (The embeddable
+// counter has its own, smaller script: widget.js.)
 (function () {
   "use strict";
   var section = document.querySelector("[data-campaign]");
