@@ -147,3 +147,32 @@ async def test_sigterm_lets_requests_finish_releases_mail_claims_and_exits(
         await locker.close()
         await db.close()
         controller.stop()
+
+
+async def test_a_send_cut_short_does_not_wait_for_a_stuck_relay() -> None:
+    """A stopping worker cancels its sends: the SMTP connection closes at once, without the
+    polite QUIT that a relay stuck in DATA would never answer."""
+    from aiosmtpd.controller import Controller
+
+    from campaign.mail import RenderedEmail, SmtpSender, build_message
+
+    box = SlowMailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        message = build_message(
+            RenderedEmail(subject="s", text="t", html="<p>h</p>"),
+            sender="lettre@jouer-collectif.localhost",
+            recipient=unique_email("coupe"),
+            message_id_domain="jouer-collectif.localhost",
+        )
+        send = asyncio.create_task(SmtpSender(f"smtp://127.0.0.1:{controller.port}").send(message))
+        await asyncio.to_thread(box.entered.wait, 10)
+        assert box.entered.is_set() and not send.done()
+        send.cancel()
+        done, _ = await asyncio.wait({send}, timeout=1.0)
+        assert send in done, "the cancelled send still waits for the relay"
+        assert send.cancelled()
+    finally:
+        box.release.set()
+        controller.stop()

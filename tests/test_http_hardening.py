@@ -15,6 +15,7 @@ import asyncpg
 import httpx
 import pytest
 from litestar import Litestar, MediaType, get
+from litestar.params import FromPath
 
 from campaign import security
 from campaign.app import PACKAGE_DIR
@@ -283,6 +284,38 @@ async def boom_page() -> str:
 @get("/api/v1/boum", include_in_schema=False, media_type=MediaType.JSON)
 async def boom_api() -> dict[str, str]:
     raise KeyError("secret detail")
+
+
+UNAVAILABLE = {
+    "arret": asyncpg.exceptions.AdminShutdownError,  # the server is shutting down (57P01)
+    "demarrage": asyncpg.exceptions.CannotConnectNowError,  # starting up (57P03)
+    "annulee": asyncpg.exceptions.QueryCanceledError,  # statement timeout (57014)
+    "saturee": asyncpg.exceptions.TooManyConnectionsError,  # 53300
+    "perdue": asyncpg.exceptions.ConnectionDoesNotExistError,  # 08003
+    "echec": asyncpg.exceptions.ConnectionFailureError,  # 08006
+    "client": asyncpg.exceptions.InternalClientError,  # a connection broken by a restart
+    "interface": asyncpg.exceptions.InterfaceError,
+}
+
+
+@get("/api/v1/panne/{kind:str}", include_in_schema=False, media_type=MediaType.JSON)
+async def database_failure(kind: FromPath[str]) -> dict[str, str]:
+    if kind == "delai":
+        raise TimeoutError
+    if kind == "refus":
+        raise ConnectionRefusedError
+    raise UNAVAILABLE[kind]("boom")
+
+
+async def test_every_kind_of_database_failure_is_a_503_with_retry_after(dsn: str) -> None:
+    app, base = make_app(DATABASE_URL=dsn, SMTP_URL="smtp://127.0.0.1:9")
+    app.register(database_failure)
+    async with serve(app, port_of(base)) as url, httpx.AsyncClient(base_url=url) as c:
+        for kind in [*UNAVAILABLE, "delai", "refus"]:
+            r = await c.get(f"/api/v1/panne/{kind}")
+            assert r.status_code == 503, kind
+            assert r.headers["retry-after"] == "5"
+            assert re.fullmatch(r"[0-9a-f]{8}", r.json()["error_id"])
 
 
 async def test_an_unexpected_error_gets_a_french_page_with_an_identifier_found_in_the_log(
