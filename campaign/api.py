@@ -16,7 +16,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
 
-from campaign import abuse, signatures
+from campaign import abuse, launch, signatures
 from campaign.campaigns import Campaign
 from campaign.counts import CountsBody
 from campaign.httpcache import cached_response
@@ -44,6 +44,12 @@ class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
     total: int
     names_hidden: bool = False
     """The embargo holds: no name is published before `launch_at` (counts are)."""
+    published: bool = False
+    """`launch_at` has come: the letter is published with its signatories and downloads."""
+    closing_at: datetime | None = None
+    """When signing closes by itself (null: no date set)."""
+    signing_open: bool = True
+    """Signing is open (not past `closing_at`, status `open`)."""
 
 
 class Accepted(msgspec.Struct, frozen=True):
@@ -142,6 +148,7 @@ class CampaignApi(Controller):
     ) -> Response[bytes]:
         """The campaign, its launch date, its goal and its total of confirmed signatures."""
         c = campaign_or_404(runtime, slug)
+        now = runtime.clock.now()
         body = _encoder.encode(
             CampaignInfo(
                 slug=c.slug,
@@ -153,7 +160,10 @@ class CampaignApi(Controller):
                 status=c.status,
                 letter_version=c.current_version,
                 total=runtime.counts.campaign(c.id).total,
-                names_hidden=names_hidden(c, runtime.clock.now()),
+                names_hidden=names_hidden(c, now),
+                published=launch.published(c, now),
+                closing_at=c.closing_at,
+                signing_open=launch.closed_message(c, now) is None,
             )
         )
         return cached_response(request, body, max_age=2, stale=10)
@@ -206,8 +216,9 @@ class CampaignApi(Controller):
     ) -> Accepted:
         """Sign the letter; the same answer whether or not the address already signed."""
         c = campaign_or_404(runtime, slug)
-        if c.status != "open":
-            raise HTTPException(status_code=409, detail="La signature de cette lettre est close.")
+        closed = launch.closed_message(c, runtime.clock.now())
+        if closed is not None:  # past the closing date, or closed by an organiser
+            raise HTTPException(status_code=409, detail=closed)
         try:
             data = msgspec.json.decode(await request.body())
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):

@@ -46,6 +46,8 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     embargo: bool
     current_version: int
     body: str
+    closing_at: datetime | None = None
+    """When signing closes by itself (campaign/launch.py); None: open until the status says."""
 
     @property
     def body_html(self) -> str:

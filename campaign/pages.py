@@ -14,7 +14,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from campaign import abuse, signatures
+from campaign import abuse, launch, signatures
 from campaign.api import SearchText
 from campaign.campaigns import Campaign
 from campaign.frenchdates import days_until, long_date, long_datetime
@@ -23,6 +23,7 @@ from campaign.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.mandates import LEVELS as MANDATE_LEVELS
 from campaign.public import names_hidden
 from campaign.public_map import france_map, territory_url
+from campaign.publication_pages import published_context
 from campaign.reach_pages import prefill_values
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signatures import ConfirmResult
@@ -74,8 +75,13 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     counts = runtime.counts.campaign(campaign.id)
     regions = sorted(runtime.index.all("region"), key=lambda t: normalize(t.name))
     departements = runtime.index.all("departement")
+    now = runtime.clock.now()
     return {
         **_common(runtime, campaign),
+        # Signing stops at the closing date or when the status says so (campaign/launch.py).
+        "closed_message": launch.closed_message(campaign, now),
+        "closing_notice": launch.closing_notice(campaign, now),
+        "server_now": now.isoformat(),  # live.js times the launch instant on the server's clock
         "letter_html": campaign.body_html,
         "regions": [(t, counts.count("region", t.code)) for t in regions],
         "departements": [(t, counts.count("departement", t.code)) for t in departements],
@@ -94,6 +100,12 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     }
 
 
+async def _with_publication(runtime: Runtime, campaign: Campaign, context: dict[str, Any]) -> None:
+    """From the launch instant, the published state: banner, downloads, the grouped list."""
+    if launch.published(campaign, runtime.clock.now()):
+        context.update(await published_context(runtime, campaign))
+
+
 class Pages(Controller):
     include_in_schema = False
 
@@ -108,6 +120,7 @@ class Pages(Controller):
         context = _index_context(runtime, campaign)
         # An invitation's or a relay's link pre-fills the form (campaign/reach_pages.py).
         context["values"] = await prefill_values(runtime, invitation, ref)
+        await _with_publication(runtime, campaign, context)
         if not context["names_hidden"]:
             context["latest"] = await _latest(runtime, campaign)
         try:
@@ -124,6 +137,11 @@ class Pages(Controller):
         form = await request.form()
         if form.get(HONEYPOT):
             return Redirect("/merci", status_code=303)
+        if launch.closed_message(campaign, runtime.clock.now()) is not None:
+            # The page says so politely, in place of the form.
+            context = _index_context(runtime, campaign)
+            await _with_publication(runtime, campaign, context)
+            return Template("index.html", context=context, status_code=409)
         # Text fields only: a file part posted under a field's name is an error, not its repr.
         fields: dict[str, object] = {
             k: form.get(k) for k in FIELDS if form.get(k) not in (None, "")
@@ -140,10 +158,9 @@ class Pages(Controller):
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
-        if campaign.status != "open":
-            errors = {"form": "La signature de cette lettre est close."}
         if req is None or errors:
             context = _index_context(runtime, campaign)
+            await _with_publication(runtime, campaign, context)
             if req is None and "territory_code" in errors:
                 context["territory_choices"] = territory_choices(
                     runtime.index, fields.get("mandate"), fields.get("territory_code")

@@ -1,5 +1,6 @@
 """Campaign settings (admins): the letter (Markdown, preview, a new version at each change),
-launch date, goal, embargo, open or closed. Every process reloads the campaign on its NOTIFY."""
+launch date, closing date, goal, embargo, open or closed. Every process reloads the campaign on
+its NOTIFY."""
 
 from __future__ import annotations
 
@@ -30,6 +31,11 @@ def _fields(campaign: Campaign) -> dict[str, str]:
         "addressees": campaign.addressees,
         "summary": campaign.summary,
         "launch_at": campaign.launch_at.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M"),
+        "closing_at": (
+            campaign.closing_at.astimezone(PARIS).strftime("%Y-%m-%dT%H:%M")
+            if campaign.closing_at
+            else ""
+        ),
         "goal": str(campaign.goal),
         "status": campaign.status,
         "embargo": "true" if campaign.embargo else "",
@@ -52,6 +58,17 @@ def _check(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         values["launch_at"] = launch if launch.tzinfo else launch.replace(tzinfo=PARIS)
     except ValueError:
         errors["launch_at"] = "Date et heure attendues (heure de Paris)."
+    values["closing_at"] = None  # optional: signing then stays open until the status says
+    if closing := form.get("closing_at", "").strip():
+        try:
+            moment = datetime.fromisoformat(closing)
+            values["closing_at"] = moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+        except ValueError:
+            errors["closing_at"] = "Date et heure attendues (heure de Paris), ou rien."
+        else:
+            opens = values.get("launch_at")
+            if opens is not None and values["closing_at"] <= opens:
+                errors["closing_at"] = "La clôture doit venir après la publication."
     try:
         values["goal"] = int(form.get("goal", "0") or 0)
         if not 0 <= values["goal"] <= 10_000_000:
@@ -77,6 +94,7 @@ def _summary(c: Campaign) -> dict[str, Any]:
         "destinataires": c.addressees,
         "résumé": c.summary,
         "lancement": c.launch_at.isoformat(),
+        "clôture": c.closing_at.isoformat() if c.closing_at else None,
         "objectif": c.goal,
         "statut": c.status,
         "embargo": c.embargo,
@@ -150,12 +168,14 @@ class CampaignSettingsController(Controller):
             await conn.execute(
                 Q["admin_update_campaign_flags"], campaign.id, values["status"], values["embargo"]
             )
+            await conn.execute(Q["set_campaign_closing"], campaign.id, values["closing_at"])
             version = await conn.fetchval(Q["admin_campaign_version"], campaign.id)
             after = msgspec.structs.replace(
                 campaign,
                 **{k: values[k] for k in ("title", "addressees", "summary", "launch_at", "goal")},
                 status=values["status"],
                 embargo=values["embargo"],
+                closing_at=values["closing_at"],
                 current_version=version,
             )
             await audit.record(

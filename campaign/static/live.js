@@ -121,6 +121,50 @@
   }
   function soon() { return 300 + Math.random() * 1700; }
 
+  // « … avec N signataires » of the published letter (issue 7), wherever it is on the page.
+  function setLiveTotals(total) {
+    var els = document.querySelectorAll("[data-live-total]");
+    var text = nf.format(total).replace(/\u202f|\u00a0/g, " ") + (total > 1 ? " signataires" : " signataire");
+    for (var i = 0; i < els.length; i++) if (els[i].textContent !== text) els[i].textContent = text;
+  }
+
+  // The launch instant (issue 7): the letter page fetches its published state (banner,
+  // downloads, the list by région and département) and puts each part in its slot, without a
+  // reload. The server decides: before its instant it answers 404, and we ask again a moment
+  // later. The page says what time it was on the server, so a browser whose clock is wrong still
+  // switches at the server's instant.
+  var publication = document.getElementById("publication");
+  var skew = 0;
+  if (publication && publication.getAttribute("data-now")) {
+    var serverNow = Date.parse(publication.getAttribute("data-now"));
+    if (!isNaN(serverNow)) skew = serverNow - Date.now();
+  }
+  function now() { return Date.now() + skew; }
+  function publish(tries) {
+    if (!publication || publication.firstElementChild) return; // already published
+    if (!window.fetch || !window.DOMParser) { location.reload(); return; }
+    var again = function (delay) {
+      if (tries > 0) setTimeout(function () { publish(tries - 1); }, delay);
+    };
+    fetch(publication.getAttribute("data-fragment"), { cache: "no-store", credentials: "same-origin" })
+      .then(function (r) {
+        if (!r.ok) { again(r.status === 404 ? 1000 : 3000); return null; }
+        return r.text();
+      })
+      .then(function (html) {
+        if (!html) return;
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var parts = doc.querySelectorAll("[data-slot]");
+        for (var i = 0; i < parts.length; i++) {
+          var slot = document.getElementById(parts[i].getAttribute("data-slot"));
+          if (!slot) continue;
+          while (slot.firstChild) slot.removeChild(slot.firstChild);
+          while (parts[i].firstChild) slot.appendChild(document.adoptNode(parts[i].firstChild));
+        }
+        if (lastTotal !== null) setLiveTotals(lastTotal);
+      }, function () { again(3000); });
+  }
+
   var lastTotal = null;
   if (window.EventSource) {
     var source = new EventSource(api + "/events");
@@ -131,6 +175,7 @@
         totalEl.textContent = nf.format(data.total).replace(/\u202f|\u00a0/g, " ");
         if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
       }
+      if (typeof data.total === "number") setLiveTotals(data.total);
       if (typeof data.total === "number") {
         if (lastTotal !== null && data.total !== lastTotal) refreshLatest(soon());
         lastTotal = data.total;
@@ -148,10 +193,12 @@
   if (countdown && value) {
     var launch = Date.parse(countdown.getAttribute("data-launch"));
     var tick = function () {
-      var left = launch - Date.now();
+      var left = launch - now();
       if (left <= 0) { // the launch instant: names are public now, unless there was no embargo
         countdown.textContent = "La lettre est publique.";
         refreshLatest(soon());
+        // A crowd is watching this instant: spread its requests over a second.
+        setTimeout(function () { publish(20); }, Math.random() * 1000);
         // The list under embargo opens by itself: the server decides, on the next request.
         if (document.getElementById("embargo")) setTimeout(function () { location.reload(); }, soon());
         return;

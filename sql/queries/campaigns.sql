@@ -2,7 +2,7 @@
 
 -- name: list_campaigns
 SELECT c.id, c.slug, c.title, c.addressees, c.summary, c.launch_at, c.goal, c.status, c.embargo,
-       c.current_version, v.body
+       c.current_version, v.body, c.closing_at
 FROM campaigns c
 JOIN letter_versions v ON v.campaign_id = c.id AND v.version = c.current_version
 ORDER BY c.id;
