@@ -11,7 +11,6 @@ import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Template
 from markupsafe import Markup
 
 from campaign import launch
@@ -88,14 +87,24 @@ class PublicationPages(Controller):
     include_in_schema = False
 
     @get("/fragment", cache=False)
-    async def fragment(self, runtime: RuntimeDep, slug: FromPath[str]) -> Template:
-        """The published state's parts, for the letter page open at the launch instant."""
+    async def fragment(
+        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
+    ) -> Response[bytes]:
+        """The published state's parts, for the letter pages open at the launch instant."""
         campaign = _published_or_404(runtime, slug)
-        counts = runtime.counts.campaign(campaign.id)
-        context = {"campaign": campaign, "total": counts.total}
-        context.update(await published_context(runtime, campaign))
-        return Template(
-            "_published_fragment.html", context=context, headers={"Cache-Control": "no-store"}
+        context = await published_context(runtime, campaign)
+        context["total"] = runtime.counts.campaign(campaign.id).total
+        del context["published_list"]  # the publication's own, rendered with the fragment
+        artifact = await publication(runtime).fragment(campaign, context)
+        return cached_response(
+            request,
+            artifact.body,
+            etag=artifact.etag,
+            max_age=0,
+            stale=0,
+            media_type="text/html",  # Litestar adds the charset
+            compressed=artifact.compressed,
+            headers={"Cache-Control": "no-cache"},
         )
 
     @get("/lettre-et-signataires.pdf")

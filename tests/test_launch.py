@@ -219,7 +219,10 @@ async def test_nothing_is_published_before_the_instant_then_everything_at_it(
         # The fragment live.js fetches at the instant: the same parts, for their slots.
         fragment = await web.get(DOWNLOADS + "/fragment")
         assert fragment.status_code == 200
-        assert fragment.headers["cache-control"] == "no-store"
+        assert fragment.headers["cache-control"] == "no-cache"
+        assert fragment.headers["content-type"] == "text/html; charset=utf-8"
+        gz = await web.get(DOWNLOADS + "/fragment", headers={"Accept-Encoding": "gzip"})
+        assert gz.headers["content-encoding"] == "gzip" and gz.text == fragment.text
         assert 'data-slot="publication"' in fragment.text
         assert 'data-slot="publication-liste"' in fragment.text
         assert "Anne Lyonnaise" in fragment.text and "Lettre publiée le" in fragment.text
