@@ -154,12 +154,13 @@ def _covered() -> frozenset[int]:
 
 
 def _printable(text: str) -> str:
-    """`text` with what the font cannot draw replaced: accents taken off a letter the font lacks
-    (« Ǹ » → « N »), otherwise « ? ». Control characters become spaces."""
+    """`text` with what the font cannot draw replaced: a letter the font lacks loses its accents
+    when the font has the bare letter, otherwise it becomes « ? ». Control characters (but line
+    breaks and tabs) become spaces."""
     covered = _covered()
     out = []
     for char in text:
-        if ord(char) in covered:
+        if ord(char) in covered or char in "\n\t":
             out.append(char)
         elif unicodedata.category(char).startswith("C"):
             out.append(" ")
@@ -170,13 +171,13 @@ def _printable(text: str) -> str:
 
 
 class _LetterPdf(FPDF):
+    title_text = ""
+
     def footer(self) -> None:
         self.set_y(-12)
         self.set_font(FONT, size=8)
         self.set_text_color(110, 110, 110)
         self.cell(0, 6, f"{self.title_text} — page {self.page_no()}/{{nb}}", align="C")
-
-    title_text = ""
 
 
 def letter_pdf(
@@ -240,7 +241,11 @@ def _signatories(pdf: FPDF, total: int, listing: Listing, mandate_labels: dict[s
     pdf.set_font(FONT, size=9)
     listed = listing.count
     hidden = max(0, total - listed)
-    intro = f"{_thousands(listed)} élu·es ont accepté que leur nom soit publié"
+    intro = (
+        f"{_thousands(listed)} élu·es ont accepté que leur nom soit publié"
+        if listed != 1
+        else "1 élu·e a accepté que son nom soit publié"
+    )
     if hidden:
         intro += f" ; {_thousands(hidden)} autres ont signé sans apparaître sur la liste"
     pdf.multi_cell(
