@@ -5,6 +5,7 @@ page tells the browser what time it is on the server, so the browser's own clock
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,6 +55,10 @@ async def test_the_letter_page_publishes_itself_at_the_instant_without_a_reload(
                 publication = page.locator("#publication")
                 await expect(publication).to_be_empty()
                 await expect(page.locator("#countdown")).to_contain_text("Publication le")
+                # The last minute counts down in seconds, on the server's clock.
+                await expect(page.locator("#countdown-value")).to_have_text(
+                    re.compile(r"^[1-4] secondes?$")
+                )
                 await expect(page.locator("main")).not_to_contain_text("Inès Lyonnaise")
 
                 # Nobody touches anything: at the instant the page fills itself.

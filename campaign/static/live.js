@@ -203,6 +203,12 @@
         if (document.getElementById("embargo")) setTimeout(function () { location.reload(); }, soon());
         return;
       }
+      if (left < 60000) { // the last minute, second by second
+        var s = Math.ceil(left / 1000);
+        value.textContent = s + " seconde" + (s > 1 ? "s" : "");
+        setTimeout(tick, Math.min(1000, left + 50));
+        return;
+      }
       var d = Math.floor(left / 86400000), h = Math.floor(left / 3600000) % 24, m = Math.floor(left / 60000) % 60;
       value.textContent = d + " jour" + (d > 1 ? "s" : "") + ", " + h + " h " + (m < 10 ? "0" : "") + m + " min";
       setTimeout(tick, Math.min(30000, left + 100));
