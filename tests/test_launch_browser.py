@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -23,7 +22,6 @@ from tests.test_browser_public import DESKTOP, open_live
 pytestmark = pytest.mark.browser
 
 BEFORE = timedelta(seconds=4)
-SCREENSHOTS = Path(__file__).resolve().parent.parent / ".data" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +95,6 @@ async def test_the_letter_page_publishes_itself_at_the_instant_without_a_reload(
                     response = await page.request.get(bapp.base + href)
                     assert response.status == 200, (name, response.status)
                     assert response.headers["content-type"] == media_type
-                SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-                await page.screenshot(path=str(SCREENSHOTS / "published.png"), full_page=True)
 
             # Without JavaScript: the countdown before, the published state on a reload after.
             bapp.clock.move_to(launch - BEFORE)
