@@ -30,6 +30,7 @@ from campaign.mail import (
 )
 from campaign.mandates import LABELS
 from campaign.settings import Settings
+from campaign.wakeup import DB_ERRORS, keep_listening, wait_any
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,6 @@ LEASE_SECONDS = 120.0  # well above SmtpSender's total timeout (the MAIL_LEASE_S
 SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to stop may finish
 MAX_BACKOFF_SECONDS = 3600.0
 BATCH_SIZE = 10
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class ClaimedMail(msgspec.Struct, frozen=True, kw_only=True):
@@ -201,14 +201,14 @@ class MailWorker:
                 wake.clear()
                 try:
                     processed = await self._round(stop)
-                except _DB_ERRORS as exc:
+                except DB_ERRORS as exc:
                     log.warning("mail worker: database unavailable (%s)", type(exc).__name__)
                     processed = 0
                 except Exception:
                     log.exception("mail worker: round failed")
                     processed = 0
                 if processed < self._batch_size:  # a full batch means more may be waiting
-                    await _wait_any(stop, wake, within=self._idle_wait())
+                    await wait_any(stop, wake, within=self._idle_wait())
         finally:
             if stop.is_set():  # it stops by itself: cancelling it could cut its close short
                 await asyncio.wait({listener}, timeout=5)
@@ -281,7 +281,7 @@ class MailWorker:
                 [m.attempts for m in claims],
                 timeout=5,
             )
-        except (*_DB_ERRORS, TimeoutError) as exc:
+        except (*DB_ERRORS, TimeoutError) as exc:
             log.warning(
                 "mail worker: %d claim(s) not released (%s); their lease will bring them back",
                 len(claims),
@@ -304,14 +304,14 @@ class MailWorker:
             delay,
         )
         self._auth_alert = True
-        with contextlib.suppress(*_DB_ERRORS, TimeoutError):
+        with contextlib.suppress(*DB_ERRORS, TimeoutError):
             await alerts.raise_alert(self._pool, alerts.SMTP_AUTH, _reply_of(exc.reason)[:300])
         self._check(mail, await hold(self._pool, mail, delay, exc.reason))
 
     async def _credentials_work(self) -> None:
         if self._auth_alert:
             self._auth_alert = False
-            with contextlib.suppress(*_DB_ERRORS, TimeoutError):
+            with contextlib.suppress(*DB_ERRORS, TimeoutError):
                 if await alerts.clear_alert(self._pool, alerts.SMTP_AUTH):
                     log.warning("SMTP relay accepts the service's credentials again")
 
@@ -431,45 +431,17 @@ class MailWorker:
         return context
 
     async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        """Keeps one connection LISTENing on `outbox`; reconnects when it drops."""
-        while not stop.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings={"application_name": self.listener_name}
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, lambda *_args: wake.set())
-                wake.set()  # whatever was queued while nobody listened
-                while not stop.is_set() and not lost.is_set():
-                    await _wait_any(stop, lost, within=30)
-                    if not stop.is_set() and not lost.is_set():
-                        # A silently dropped connection is only noticed by using it.
-                        await conn.fetchval("SELECT 1", timeout=10)
-            except (*_DB_ERRORS, TimeoutError) as exc:
-                log.warning("mail worker: listening connection lost (%s)", type(exc).__name__)
-            except Exception:  # polling still delivers; keep trying to listen
-                log.exception("mail worker: listener failed")
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(*_DB_ERRORS, TimeoutError):
-                        await conn.close(timeout=5)
-            if not stop.is_set():
-                wake.set()
-                await _wait_any(stop, within=1.0)
+        await keep_listening(
+            self._dsn,
+            CHANNEL,
+            wake,
+            stop,
+            application_name=self.listener_name,
+            log=log,
+            what="mail worker",
+        )
 
 
 def _reply_of(reason: str) -> str:
     """The relay's reply in a recorded reason (`… : 535 5.7.8 …`)."""
     return reason.rpartition(" : ")[2]
-
-
-async def _wait_any(*events: asyncio.Event, within: float) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)

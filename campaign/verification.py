@@ -21,6 +21,7 @@ import msgspec
 
 from campaign.db import Q
 from campaign.names import family_key, given_key, given_names_match
+from campaign.wakeup import DB_ERRORS, keep_listening, wait_any
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ CHANNEL = "verification"
 LISTENER_NAME = "campaign-verification-listener"
 BATCH_SIZE = 200
 POLL_SECONDS = 30.0
-_DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 # The register mandates that justify each mandate signed: a maire, an adjoint and a maire délégué
 # are also conseillers municipaux; a président of a council is also a member of it.
@@ -193,53 +193,26 @@ class VerificationWorker:
                 try:
                     async with self._pool.acquire() as conn:
                         done = await verify_due(conn, self._batch_size)
-                except _DB_ERRORS as exc:
+                except DB_ERRORS as exc:
                     log.warning("verification: database unavailable (%s)", type(exc).__name__)
                     done = 0
                 except Exception:
                     log.exception("verification: round failed")
                     done = 0
                 if done < self._batch_size:  # a full batch means more may be waiting
-                    await _wait_any(stop, wake, within=self._poll_seconds)
+                    await wait_any(stop, wake, within=self._poll_seconds)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
 
     async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        """Keeps one connection LISTENing on `verification`; reconnects when it drops."""
-        while not stop.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await asyncpg.connect(
-                    self._dsn, timeout=10, server_settings={"application_name": LISTENER_NAME}
-                )
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _conn, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, lambda *_args: wake.set())
-                wake.set()  # whatever was confirmed while nobody listened
-                while not stop.is_set() and not lost.is_set():
-                    await _wait_any(stop, lost, within=30)
-                    if not stop.is_set() and not lost.is_set():
-                        await conn.fetchval("SELECT 1", timeout=10)
-            except (*_DB_ERRORS, TimeoutError) as exc:
-                log.warning("verification: listening connection lost (%s)", type(exc).__name__)
-            except Exception:
-                log.exception("verification: listener failed")
-            finally:
-                if conn is not None and not conn.is_closed():
-                    with contextlib.suppress(*_DB_ERRORS, TimeoutError):
-                        await conn.close(timeout=5)
-            if not stop.is_set():
-                wake.set()
-                await _wait_any(stop, within=1.0)
-
-
-async def _wait_any(*events: asyncio.Event, within: float) -> None:
-    waiters = [asyncio.create_task(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-        await asyncio.gather(*waiters, return_exceptions=True)
+        await keep_listening(
+            self._dsn,
+            CHANNEL,
+            wake,
+            stop,
+            application_name=LISTENER_NAME,
+            log=log,
+            what="verification",
+        )
