@@ -36,6 +36,7 @@ from common import (
     CpuAccount,
     campaign_row,
     campaign_server,
+    disturbed,
     dump,
     fetchval,
     log,
@@ -47,6 +48,7 @@ from common import (
     start_profiler,
     stop_profiler,
     throwaway_postgres,
+    wait_quiet,
     wrk,
 )
 from pgbench_scripts import confirm_script
@@ -145,8 +147,9 @@ def main() -> None:
         script = pg.tmp / "confirm.pgbench.sql"
         script.write_text(confirm_script())
 
+        wait_quiet()
         log("baseline: pgbench on the confirming transaction")
-        cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid])
+        cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()])
         cpu.start()
         base = pg.pgbench(
             script, clients=args.connections, threads=args.threads, seconds=args.seconds
@@ -175,8 +178,11 @@ def main() -> None:
                 seconds=args.warmup,
                 args=[str(warm_file), cookie, str(args.threads)],
             )
+            wait_quiet()
             log("figure: wrk on POST /confirmer/{token}")
-            cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid])
+            cpu = CpuAccount(
+                server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()]
+            )
             cpu.start()
             profiler = start_profiler(srv, args.profile, args.seconds)
             fig = wrk(
@@ -230,6 +236,7 @@ def main() -> None:
             baseline_pgbench={k: v for k, v in base.items() if k != "output"},
             figure_wrk={k: v for k, v in fig.items() if k != "output"},
             checks=checks,
+            disturbed=disturbed(fig["cpu_share"]) or disturbed(base["cpu_share"]),
             no_error_no_loss=ok,
             ratio=round(ratio, 3),
             p99_ms=round(p99_ms, 1),

@@ -27,6 +27,7 @@ from common import (
     VENV_BIN,
     CpuAccount,
     campaign_server,
+    disturbed,
     dump,
     free_port,
     log,
@@ -38,6 +39,7 @@ from common import (
     start_profiler,
     stop_profiler,
     throwaway_postgres,
+    wait_quiet,
     wrk,
 )
 
@@ -112,7 +114,8 @@ def main() -> None:
                     stop_profiler(profiler)
                 figures, baselines = [], []
                 for i in range(args.rounds):
-                    cpu = CpuAccount(server=srv.pids, postgres=[pg.pid])
+                    wait_quiet()
+                    cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], bench=[os.getpid()])
                     cpu.start()
                     fig = wrk(
                         srv.url + PATH,
@@ -123,7 +126,7 @@ def main() -> None:
                     )
                     fig["cpu_share"] = cpu.stop()
                     figures.append(fig)
-                    cpu = CpuAccount(server=bare.pids)
+                    cpu = CpuAccount(server=bare.pids, bench=[os.getpid()])
                     cpu.start()
                     base = wrk(
                         bare_url,
@@ -155,6 +158,10 @@ def main() -> None:
         baseline_rps=round(base_rps),
         ratio=round(ratio, 3),
         round_ratios=[round(r, 3) for r in ratios],
+        disturbed_rounds=sum(
+            disturbed(f["cpu_share"]) or disturbed(b["cpu_share"])
+            for f, b in zip(figures, baselines, strict=True)
+        ),
         errors=bad,
         server_log_errors=len(errors_in_log),
         target_met=bool(ratio >= 0.7 and ok),

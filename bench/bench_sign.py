@@ -11,6 +11,7 @@ queued email is sent. Prints a JSON summary; `--out FILE` keeps it.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import uuid
@@ -25,6 +26,7 @@ from common import (
     Postgres,
     SmtpSink,
     campaign_server,
+    disturbed,
     dump,
     fetch,
     fetchval,
@@ -35,9 +37,10 @@ from common import (
     start_profiler,
     stop_profiler,
     throwaway_postgres,
+    wait_quiet,
     wrk,
 )
-from pgbench_scripts import sign_script
+from pgbench_scripts import has_limits, sign_script
 
 PATH = f"/api/v1/campaigns/{SLUG}/signatures"
 
@@ -76,10 +79,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the server")
+    parser.add_argument(
+        "--rate", type=int, default=500, help="also measure latency at about this rate (0: no)"
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="py-spy flame graph of one server process")
     args = parser.parse_args()
-    extra_env = dict(e.split("=", 1) for e in args.env)
+    # Behind a load balancer, as in production: the client is read from X-Forwarded-For.
+    extra_env = {"TRUSTED_PROXIES": "127.0.0.1"} | dict(e.split("=", 1) for e in args.env)
     result: dict[str, object] = {"machine": machine(), "args": vars(args)}
     with throwaway_postgres() as pg, smtp_sink(pg.tmp) as sink:
         campaign_id, version = fetch(
@@ -95,20 +102,31 @@ def main() -> None:
         ]
         codes_file = pg.tmp / "codes.txt"
         codes_file.write_text("\n".join(codes) + "\n")
-        script = pg.tmp / "sign.pgbench.sql"
-        script.write_text(sign_script(campaign_id, version))
-
-        log("baseline: pgbench on the signing transaction")
-        cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid])
-        cpu.start()
-        base = pg.pgbench(
-            script, clients=args.connections, threads=args.threads, seconds=args.seconds
-        )
-        base["cpu_share"] = cpu.stop()
-        # Its rows must not keep the mail worker busy during the figure.
-        fetch(pg.dsn, "DELETE FROM signatures WHERE email LIKE 'pgb-%'")
-        fetch(pg.dsn, "VACUUM ANALYZE")
-        log(f"pgbench: {base['tps']:.0f} tps")
+        variants = {"sign_new": sign_script(campaign_id, version)}
+        if has_limits():  # the service also counts each signing against the anti-abuse limits
+            variants["limits+sign_new"] = sign_script(campaign_id, version, limits=True)
+        baselines = {}
+        for name, text in variants.items():
+            script = pg.tmp / f"{name}.pgbench.sql"
+            script.write_text(text)
+            wait_quiet()
+            log(f"baseline: pgbench on {name}")
+            cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()])
+            cpu.start()
+            base = pg.pgbench(
+                script, clients=args.connections, threads=args.threads, seconds=args.seconds
+            )
+            base["cpu_share"] = cpu.stop()
+            base["script"] = text
+            baselines[name] = base
+            log(f"pgbench {name}: {base['tps']:.0f} tps")
+            # Its rows must not keep the mail worker busy during the figure.
+            fetch(pg.dsn, "DELETE FROM signatures WHERE email LIKE 'pgb-%'")
+            if name != "sign_new":
+                fetch(pg.dsn, "DELETE FROM abuse_counters")
+            fetch(pg.dsn, "VACUUM ANALYZE")
+        # Like for like: the SQL the service runs per signing (the last variant).
+        base = baselines[list(variants)[-1]]
 
         run = uuid.uuid4().hex[:8]
         with campaign_server(pg, sink, workers=args.workers, extra_env=extra_env) as srv:
@@ -123,8 +141,11 @@ def main() -> None:
                 seconds=args.warmup,
                 args=[run + "w", str(codes_file)],
             )
+            wait_quiet()
             log("figure: wrk on the API")
-            cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid])
+            cpu = CpuAccount(
+                server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()]
+            )
             cpu.start()
             profiler = start_profiler(srv, args.profile, args.seconds)
             fig = wrk(
@@ -138,10 +159,28 @@ def main() -> None:
             fig["cpu_share"] = cpu.stop()
             stop_profiler(profiler)
             log(f"wrk: {fig['rps']:.0f} req/s, p99 {fig['latency_us']['p99'] / 1000:.1f} ms")
-            drain = wait_mail(pg, sink)
+            drain = wait_mail(pg, sink)  # the backlog of the peak must not weigh on what follows
+            paced = None
+            if args.rate:
+                # The latency a signer sees at a given rate (not the saturation point).
+                wait_quiet()
+                pause_ms = max(0, int(args.connections / args.rate * 1000) - 5)
+                log(f"paced: about {args.rate} signatures/s")
+                paced = wrk(
+                    url,
+                    BENCH / "wrk" / "sign_paced.lua",
+                    connections=args.connections,
+                    threads=args.threads,
+                    seconds=args.seconds,
+                    args=[run + "p", str(codes_file), str(pause_ms)],
+                )
+                p99 = paced["latency_us"]["p99"] / 1000
+                log(f"paced: {paced['rps']:.0f} req/s, p99 {p99:.1f} ms")
+                wait_mail(pg, sink)
             server_log = srv.log_text()
         time.sleep(0.5)
         rows = check_rows(pg, f"wrk-{run}-")
+        paced_rows = check_rows(pg, f"wrk-{run}p-") if paced else None
         accepted, bad = ok_statuses(fig, 202)
         errors_in_log = [
             line for line in server_log.splitlines() if " ERROR " in line or "Traceback" in line
@@ -166,10 +205,28 @@ def main() -> None:
             and checks["smtp_sink_received_total"] >= checks["outbox_sent_total"]
             and not errors_in_log
         )
+        if paced is not None and paced_rows is not None:
+            paced_ok, paced_bad = ok_statuses(paced, 202)
+            checks["paced_202"] = paced_ok
+            checks["paced_rows"] = paced_rows
+            ok = ok and (
+                paced_bad == 0
+                and paced_ok <= paced_rows["signatures"] <= paced_ok + args.connections
+                and paced_rows["tokens"]
+                == paced_rows["signatures"]
+                == paced_rows["outbox"]
+                == paced_rows["sent"]
+            )
         ratio = fig["rps"] / base["tps"]
+        ratios = {name: round(fig["rps"] / b["tps"], 3) for name, b in baselines.items()}
         p99_ms = fig["latency_us"]["p99"] / 1000
         result.update(
-            baseline_pgbench={k: v for k, v in base.items() if k != "output"},
+            baseline_pgbench={
+                name: {k: v for k, v in b.items() if k != "output"} for name, b in baselines.items()
+            },
+            ratios=ratios,
+            paced_wrk=None if paced is None else {k: v for k, v in paced.items() if k != "output"},
+            disturbed=any(disturbed(r["cpu_share"]) for r in [fig, *baselines.values()]),
             figure_wrk={k: v for k, v in fig.items() if k != "output"},
             checks=checks,
             no_error_no_loss=ok,
@@ -178,13 +235,16 @@ def main() -> None:
             target_met=bool(ratio >= 0.5 and p99_ms < 50 and ok),
             loadavg_at_end=__import__("os").getloadavg(),
         )
-        print(base["output"], file=sys.stderr)
+        for b in baselines.values():
+            print(b["output"], file=sys.stderr)
         print(fig["output"], file=sys.stderr)
         if errors_in_log:
             print("\n".join(errors_in_log[:20]), file=sys.stderr)
     summary = (
-        f"signing: {fig['rps']:.0f} req/s vs pgbench {base['tps']:.0f} tps -> ratio {ratio:.2f} "
-        f"(target >= 0.5), p99 {p99_ms:.1f} ms (target < 50), checks {'OK' if ok else 'FAILED'}"
+        f"signing: {fig['rps']:.0f} req/s vs pgbench "
+        + ", ".join(f"{n} {b['tps']:.0f} tps (ratio {ratios[n]:.2f})" for n, b in baselines.items())
+        + f" (target >= 0.5), p99 {p99_ms:.1f} ms (target < 50), "
+        f"checks {'OK' if ok else 'FAILED'}"
     )
     result["summary"] = summary
     print(summary)

@@ -73,6 +73,25 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def wait_quiet(threshold: float = 0.10, window: float = 3.0, max_wait: float = 900.0) -> float:
+    """Waits until the machine is idle (busy share below `threshold` for two windows in a row):
+    other people's test runs share these cores. Returns the seconds waited."""
+    start = time.monotonic()
+    calm = 0
+    while time.monotonic() - start < max_wait:
+        busy = psutil.cpu_percent(interval=window) / 100
+        calm = calm + 1 if busy < threshold else 0
+        if calm >= 2:
+            return time.monotonic() - start
+    log(f"the machine did not become idle within {max_wait:.0f} s: measuring anyway")
+    return time.monotonic() - start
+
+
+def disturbed(cpu_share: dict[str, float], limit: float = 0.10) -> bool:
+    """Another workload took more than `limit` of the machine during a measurement."""
+    return cpu_share.get("foreign", 0.0) > limit
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -92,6 +111,8 @@ class Postgres:
 
     def pgbench(self, script: Path, *, clients: int, threads: int, seconds: int) -> dict[str, Any]:
         """Runs pgbench (prepared statements, like asyncpg) and returns its figures."""
+        log_dir = Path(tempfile.mkdtemp(prefix="pgbench-log-", dir=self.tmp))
+        log_prefix = log_dir / "tx"
         cmd = [
             pg_bin("pgbench"),
             "-h",
@@ -108,6 +129,8 @@ class Postgres:
             "-T",
             str(seconds),
             "-r",
+            "-l",  # every transaction's latency, for percentiles
+            f"--log-prefix={log_prefix}",
             "-f",
             str(script),
             self.database,
@@ -120,9 +143,21 @@ class Postgres:
         failed = re.search(r"number of failed transactions: (\d+)", text)
         if out.returncode != 0 or tps is None:
             raise RuntimeError(f"pgbench failed ({out.returncode}):\n{text}")
+        latencies = sorted(
+            int(line.split()[2])
+            for path in log_dir.iterdir()
+            for line in path.read_text().splitlines()
+            if line.strip()
+        )
+        shutil.rmtree(log_dir, ignore_errors=True)
+
+        def pct(p: float) -> float:
+            return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] / 1000
+
         return {
-            "command": " ".join(cmd),
+            "command": " ".join(cmd).replace(str(log_prefix), "LOG"),
             "tps": float(tps.group(1)),
+            "latency_ms": {"p50": pct(50), "p90": pct(90), "p99": pct(99), "max": pct(100)},
             "latency_avg_ms": float(lat.group(1)) if lat else None,
             "transactions": int(processed.group(1)) if processed else None,
             "failed": int(failed.group(1)) if failed else 0,

@@ -1,4 +1,6 @@
 -- POST a signature with a unique address each time: wrk ... -s sign.lua URL -- RUN_ID CODES_FILE
+-- Like a rush: signers from many town halls (the address's domain follows the commune) and many
+-- networks (X-Forwarded-For, read by the server when TRUSTED_PROXIES names the load balancer).
 package.path = debug.getinfo(1, "S").source:match("@(.*/)") .. "?.lua;" .. package.path
 require "common"
 
@@ -13,15 +15,21 @@ function init(args)
 end
 
 wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
 
 function request()
    n = n + 1
+   local code = codes[math.random(#codes)]
    local body = string.format(
-      '{"given_name": "Anne", "family_name": "Martin", "email": "wrk-%s-%d-%d@bench-test.fr", ' ..
+      '{"given_name": "Anne", "family_name": "Martin", ' ..
+      '"email": "wrk-%s-%d-%d@mairie-%s.bench-test.fr", ' ..
       '"mandate": "maire", "territory_code": "%s", "public": true}',
-      run, tid, n, codes[math.random(#codes)])
-   return wrk.format(nil, nil, nil, body)
+      run, tid, n, string.lower(code), code)
+   local headers = {
+      ["Content-Type"] = "application/json",
+      ["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255),
+                                          math.random(0, 255), math.random(1, 254)),
+   }
+   return wrk.format(nil, nil, headers, body)
 end
 
 function response(status, headers, body)
