@@ -35,6 +35,7 @@ REASONS: Final = {
     "resend_limit": "Même adresse soumise trop souvent en une heure (aucun courriel envoyé)",
     "campaign_ceiling": "Plafond horaire de la campagne dépassé",
     "too_fast": "Formulaire envoyé trop vite après son affichage",
+    "honeypot": "Champ invisible rempli (robot probable)",
     "no_form_stamp": "Formulaire sans horodatage valide (envoyé sans afficher la page ?)",
     "disposable_domain": "Adresse jetable (domaine de messagerie temporaire)",
     "blocked_email": "Adresse en liste de blocage",
@@ -80,7 +81,7 @@ class Signals(msgspec.Struct, frozen=True, kw_only=True):
     """What the request tells about the signer: its client address, the form's timing verdict."""
 
     client: IPAddress | None = None
-    form_reason: str | None = None  # "too_fast" | "no_form_stamp" | None
+    form_reason: str | None = None  # "too_fast" | "no_form_stamp" | "honeypot" | None
 
 
 def signals(scope: Mapping[str, Any], settings: Settings, *, form_stamp: object = _API) -> Signals:

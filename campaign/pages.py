@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, FromQuery, QueryParameter
@@ -135,8 +136,6 @@ class Pages(Controller):
     ) -> Template | Redirect:
         campaign = _campaign(runtime)
         form = await request.form()
-        if form.get(HONEYPOT):
-            return Redirect("/merci", status_code=303)
         if launch.closed_message(campaign, runtime.clock.now()) is not None:
             # The page says so politely, in place of the form.
             context = _index_context(runtime, campaign)
@@ -169,6 +168,8 @@ class Pages(Controller):
             return Template("index.html", context=context, status_code=422)
         stamp = form.get(abuse.FORM_STAMP_FIELD)
         signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
+        if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)
+            signals = msgspec.structs.replace(signals, form_reason="honeypot")
         async with runtime.pool.acquire() as conn:
             await signatures.sign(conn, runtime.settings, campaign, req, signals)
         return Redirect("/merci", status_code=303)

@@ -846,18 +846,22 @@ async def test_form_without_a_valid_csrf_token_is_refused(
     await assert_nothing_stored(db, mailbox, before, typed["email"])
 
 
-async def test_form_with_the_honeypot_filled_looks_like_success_and_stores_nothing(
-    client: httpx.AsyncClient, db: asyncpg.Connection, mailbox: Mailbox
+async def test_form_with_the_honeypot_filled_looks_like_success_and_is_flagged(
+    client: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
+    """Flag, don't reject (issue 6): kept as a suspect for a person to review, never counted."""
     human = await post_form(client, valid_form())
     assert human.status_code == 303
     typed = valid_form(website="http://spam.example")
-    before = await snapshot(db)
     robot = await post_form(client, typed)
     assert robot.status_code == human.status_code
     assert robot.headers["location"] == human.headers["location"] == "/merci"
     assert robot.content == human.content
-    await assert_nothing_stored(db, mailbox, before, typed["email"])
+    row = await db.fetchrow(
+        "SELECT suspect, suspect_reasons FROM signatures WHERE email = $1", typed["email"]
+    )
+    assert row is not None and row["suspect"]
+    assert "honeypot" in row["suspect_reasons"]
 
 
 # == Names that look like markup ==============================================================
