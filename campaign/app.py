@@ -36,6 +36,7 @@ from campaign import (
     security,
     withdrawal_pages,
 )
+from campaign.hotreads import HotReadsApp
 from campaign.mailsink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.settings import Settings, load_settings
@@ -196,7 +197,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
 
         handlers.append(DevMailController)
 
-    return Litestar(
+    return HotReadsApp(  # Litestar, with the counts' answers replayed (campaign/hotreads.py)
         route_handlers=handlers,
         lifespan=[lifespan],
         # The API's error answers, written into the OpenAPI document once every route is known.

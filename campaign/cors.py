@@ -12,12 +12,20 @@ headers are `campaign/security.py`'s.
 
 from __future__ import annotations
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
 API_PREFIX = "/api/v1/"
 READ_METHODS = frozenset({"GET", "HEAD"})
 ALLOW_HEADERS = "If-None-Match, If-Modified-Since, Cache-Control, Last-Event-ID"
+
+
+_READ = [(b"access-control-allow-origin", b"*"), (b"access-control-expose-headers", b"ETag")]
+_PREFLIGHT = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+    (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+    (b"access-control-max-age", b"86400"),
+]
 
 
 async def api_cors(message: Message, scope: Scope) -> None:
@@ -26,13 +34,14 @@ async def api_cors(message: Message, scope: Scope) -> None:
     if not scope.get("path", "").startswith(API_PREFIX):
         return
     method = scope.get("method", "")
-    if method not in READ_METHODS and method != "OPTIONS":
-        return
-    headers = MutableScopeHeaders.from_message(message)
-    headers["Access-Control-Allow-Origin"] = "*"
-    if method == "OPTIONS":
-        headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
-        headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-        headers["Access-Control-Max-Age"] = "86400"
+    if method in READ_METHODS:
+        added = _READ
+    elif method == "OPTIONS":
+        added = _PREFLIGHT
     else:
-        headers["Access-Control-Expose-Headers"] = "ETag"
+        return
+    # Every response of the API's reads goes through here: the raw list, in one pass.
+    names = {name for name, _ in added}
+    headers = [h for h in message.get("headers") or () if h[0].lower() not in names]
+    headers += added
+    message["headers"] = headers

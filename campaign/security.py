@@ -24,6 +24,7 @@ Route-level choices, all made here or in the route's `opt`:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,32 +90,69 @@ def _policy(embeddable: bool, own: str | None) -> str:
     return CSP_EMBEDDABLE
 
 
+_Raw = list[tuple[bytes, bytes]]
+_CSP_NAME = b"content-security-policy"
+_REFERRER_NAME = b"referrer-policy"
+_CACHE_NAME = b"cache-control"
+
+
 def security_headers(settings: Settings) -> Callable[[Message, Scope], Awaitable[None]]:
-    """The `before_send` hook that sets the security headers on every HTTP response."""
+    """The `before_send` hook that sets the security headers on every HTTP response.
+
+    It runs for every response, so it works on the raw header list in one pass, with the headers
+    it adds encoded once per kind of response (it was a tenth of the time of a counts request).
+    """
     https = settings.base_url.startswith("https://")
+    # Replaced whatever the response said (or removed: `Server`, `X-Frame-Options` when framed).
+    replaced = {b"x-content-type-options", b"x-frame-options", b"server"}
+    if https:
+        replaced.add(b"strict-transport-security")
+
+    @functools.cache
+    def added(embeddable: bool, sensitive: bool, no_store: bool, referrer: bool) -> _Raw:
+        out = [(b"x-content-type-options", b"nosniff")]
+        if not embeddable:
+            out.append((b"x-frame-options", b"DENY"))
+        if sensitive:
+            out.append((_REFERRER_NAME, b"no-referrer"))
+        elif not referrer:
+            out.append((_REFERRER_NAME, REFERRER_DEFAULT.encode()))
+        if no_store:
+            out.append((_CACHE_NAME, b"no-store"))
+        if https:
+            out.append((b"strict-transport-security", HSTS.encode()))
+        return out
+
+    csp = {False: CSP.encode(), True: CSP_EMBEDDABLE.encode()}
 
     async def hook(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start":
             return
-        headers = MutableScopeHeaders.from_message(message)
         embeddable, sensitive, no_store = _classify(scope)
-        headers["Content-Security-Policy"] = _policy(
-            embeddable, headers.get("Content-Security-Policy")
-        )
-        headers["X-Content-Type-Options"] = "nosniff"
-        if embeddable:
-            del headers["X-Frame-Options"]
+        own_csp: bytes | None = None
+        referrer = False
+        kept: _Raw = []
+        for name, value in message.get("headers") or ():
+            lower = name.lower()
+            if lower == _CSP_NAME:
+                own_csp = value if own_csp is None else own_csp
+            elif lower in replaced:
+                pass
+            elif lower == _REFERRER_NAME:
+                if not sensitive:
+                    referrer = True
+                    kept.append((name, value))
+            elif lower == _CACHE_NAME:
+                if not no_store:
+                    kept.append((name, value))
+            else:
+                kept.append((name, value))
+        if embeddable and own_csp is not None:
+            kept.append((_CSP_NAME, _policy(True, own_csp.decode("latin-1")).encode("latin-1")))
         else:
-            headers["X-Frame-Options"] = "DENY"
-        if sensitive:
-            headers["Referrer-Policy"] = "no-referrer"
-        elif "Referrer-Policy" not in headers:
-            headers["Referrer-Policy"] = REFERRER_DEFAULT
-        if no_store:
-            headers["Cache-Control"] = "no-store"
-        if https:
-            headers["Strict-Transport-Security"] = HSTS
-        del headers["Server"]
+            kept.append((_CSP_NAME, csp[embeddable]))
+        kept += added(embeddable, sensitive, no_store, referrer)
+        message["headers"] = kept
 
     return hook
 
@@ -123,6 +161,11 @@ def allowed_hosts(settings: Settings) -> frozenset[str]:
     """The public address's host, the names of ALLOWED_HOSTS, and loopback (health checks)."""
     names = {urlsplit(settings.base_url).hostname or "", *settings.allowed_hosts, *LOOPBACK_HOSTS}
     return frozenset(n.lower().strip() for n in names if n.strip())
+
+
+@functools.lru_cache(maxsize=512)
+def _host_allowed_cached(host: str, allowed: frozenset[str]) -> bool:
+    return host_allowed(host, allowed)
 
 
 def host_allowed(host: str | None, allowed: Iterable[str]) -> bool:
@@ -155,8 +198,11 @@ class HostCheckMiddleware(ASGIMiddleware):
         self.public_host = public_host
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        headers = MutableScopeHeaders(scope)
-        if not host_allowed(headers.get("host"), self.allowed):
+        # The first Host header, as MutableScopeHeaders.get would give it (names are lower case
+        # in an ASGI scope); the verdict for a given Host is remembered.
+        host = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"host"), None)
+        if not host or not _host_allowed_cached(host, self.allowed):
+            headers = MutableScopeHeaders(scope)
             # The error page builds URLs from the request: give it the public host, never the
             # refused one (which may not even parse).
             headers["host"] = self.public_host
