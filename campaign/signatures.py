@@ -188,29 +188,23 @@ class ConfirmResult(enum.Enum):
 async def confirm(
     conn: asyncpg.Connection, token: str
 ) -> tuple[ConfirmResult, Confirmation | None]:
-    """Confirm the signature and count it, in one transaction. Confirming twice is harmless."""
-    async with conn.transaction():
-        found = await find_confirmation(conn, token)
-        if found is None:
-            return ConfirmResult.UNKNOWN, None
-        if found.status == "confirmed":
-            return ConfirmResult.ALREADY, found
-        if found.status != "pending":
-            return ConfirmResult.UNAVAILABLE, found
-        if found.expired:
-            return ConfirmResult.EXPIRED, found
-        row = await conn.fetchrow(Q["confirm_signature"], found.signature_id)
-        if row is None:  # a concurrent click won the race
-            return ConfirmResult.ALREADY, found
-        if not row["suspect"]:  # a suspect counts once an organiser clears it
-            await conn.execute(
-                Q["increment_count"],
-                row["campaign_id"],
-                row["territory_level"],
-                row["territory_code"],
-            )
-    log.info("signature %s confirmed", found.signature_id)
-    return ConfirmResult.CONFIRMED, found
+    """Confirm the signature and count it, in one statement. Confirming twice is harmless."""
+    if not tokens.looks_like_token(token):
+        return ConfirmResult.UNKNOWN, None
+    row = await conn.fetchrow(Q["confirm_by_token"], tokens.token_hash(token))
+    if row is None:
+        return ConfirmResult.UNKNOWN, None
+    found = convert(row, Confirmation)
+    if row["confirmed_now"]:  # counted too, unless suspect (counted once an organiser clears it)
+        log.info("signature %s confirmed", found.signature_id)
+        return ConfirmResult.CONFIRMED, found
+    if found.status == "confirmed":
+        return ConfirmResult.ALREADY, found
+    if found.status != "pending":
+        return ConfirmResult.UNAVAILABLE, found
+    if found.expired:
+        return ConfirmResult.EXPIRED, found
+    return ConfirmResult.ALREADY, found  # a concurrent click won the race
 
 
 class Signatory(msgspec.Struct, frozen=True, kw_only=True):

@@ -71,6 +71,33 @@ SET status = 'confirmed', confirmed_at = now(), updated_at = now()
 WHERE id = $1 AND status = 'pending'
 RETURNING campaign_id, territory_level, territory_code, suspect;
 
+-- name: confirm_by_token
+-- Confirming: the signature behind the token ($1: its hash), confirmed if still pending and not
+-- expired, and counted unless suspect, in one statement (one round trip, one transaction). The
+-- UPDATE re-checks `pending` on the row it locks, so of two clicks at once one confirms; the
+-- other gets confirmed_now = false. Same columns as find_confirmation, plus confirmed_now.
+WITH found AS (
+    SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
+           s.territory_level, s.territory_code, s.public, t.expires_at,
+           t.expires_at <= now() AS expired
+    FROM signature_tokens t
+    JOIN signatures s ON s.id = t.signature_id
+    WHERE t.token_hash = $1 AND t.purpose = 'confirm'
+), confirmed AS (
+    UPDATE signatures s
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now()
+    FROM found f
+    WHERE s.id = f.signature_id AND f.status = 'pending' AND NOT f.expired
+      AND s.status = 'pending'
+    RETURNING s.campaign_id, s.territory_level, s.territory_code, s.suspect
+), counted AS (
+    INSERT INTO territory_counts (campaign_id, level, code, confirmed)
+    SELECT campaign_id, territory_level, territory_code, 1 FROM confirmed WHERE NOT suspect
+    ON CONFLICT (campaign_id, level, code)
+    DO UPDATE SET confirmed = territory_counts.confirmed + 1
+)
+SELECT f.*, EXISTS (SELECT 1 FROM confirmed) AS confirmed_now FROM found f;
+
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
        s.featured, s.verified, count(*) OVER () AS total
