@@ -16,6 +16,7 @@ import os
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -23,9 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     BENCH,
     ROOT,
+    SECRET_KEY,
     SLUG,
     VENV_BIN,
     CpuAccount,
+    Postgres,
+    SmtpSink,
     campaign_server,
     disturbed,
     dump,
@@ -46,6 +50,40 @@ from common import (
 PATH = f"/api/v1/campaigns/{SLUG}/counts?level=departement"
 
 
+def stack_server(
+    pg: Postgres, sink: SmtpSink, workers: int, body_file: Path, extra_env: dict[str, str]
+) -> Any:
+    """The service's own app and settings, plus a do-nothing route (bench/stack_app.py)."""
+    port = free_port()
+    env = {
+        "DATABASE_URL": pg.dsn,
+        "SMTP_URL": sink.url,
+        "SECRET_KEY": SECRET_KEY,
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "DATA_DIR": str(pg.tmp / "data"),
+        "BENCH_BODY_FILE": str(body_file),
+        **extra_env,
+        "PYTHONPATH": ":".join(filter(None, [str(ROOT), extra_env.get("PYTHONPATH")])),
+    }
+    argv = [
+        str(VENV_BIN / "uvicorn"),
+        "bench.stack_app:app_factory",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--no-server-header",
+        "--no-proxy-headers",
+        "--log-level",
+        "info",
+    ]
+    return run_server(argv, env=env, workers=workers, log_path=pg.tmp / "stack.log", port=port)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
@@ -54,6 +92,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--baseline", choices=["bytes", "data"], default="bytes")
+    parser.add_argument(
+        "--stack",
+        action="store_true",
+        help="also the service's app with a do-nothing route (bench/stack_app.py)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], help="KEY=VALUE for the service (and --stack)"
+    )
+    parser.add_argument("--variants", action="store_true", help="with --stack: handler variants")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="py-spy profile of one service process")
     args = parser.parse_args()
@@ -70,7 +117,8 @@ def main() -> None:
                FROM campaigns c, territories t
                WHERE t.level = 'commune' AND t.population > 20000""",
         )
-        with campaign_server(pg, sink, workers=args.workers) as srv:
+        extra_env = dict(e.split("=", 1) for e in args.env)
+        with campaign_server(pg, sink, workers=args.workers, extra_env=extra_env) as srv:
             with urlopen(srv.url + PATH) as answer:
                 body = answer.read()
             body_file = pg.tmp / "counts.json"
@@ -87,6 +135,8 @@ def main() -> None:
                 "--workers",
                 str(args.workers),
                 "--no-access-log",
+                "--no-server-header",  # as `campaign serve`
+                "--no-proxy-headers",
                 "--log-level",
                 "info",
             ]
@@ -102,6 +152,19 @@ def main() -> None:
                     assert answer.read() == body or args.baseline == "data"
                 for url in (srv.url + PATH, bare_url):  # warm-up
                     wrk(url, lua, connections=args.connections, threads=args.threads, seconds=3)
+                stack = None
+                if args.stack:
+                    stack = stack_server(pg, sink, args.workers, body_file, extra_env)
+                    stack_srv = stack.__enter__()
+                    stack_url = stack_srv.url + "/api/v1/bench/bytes"
+                    wrk(
+                        stack_url,
+                        lua,
+                        connections=args.connections,
+                        threads=args.threads,
+                        seconds=3,
+                    )
+                stacks = []
                 if args.profile:  # a round of its own: py-spy slows what it samples
                     profiler = start_profiler(srv, args.profile, args.seconds)
                     wrk(
@@ -112,7 +175,7 @@ def main() -> None:
                         seconds=args.seconds,
                     )
                     stop_profiler(profiler)
-                figures, baselines = [], []
+                figures, baselines, through_app = [], [], []
                 for i in range(args.rounds):
                     wait_quiet()
                     cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], bench=[os.getpid()])
@@ -126,6 +189,16 @@ def main() -> None:
                     )
                     fig["cpu_share"] = cpu.stop()
                     figures.append(fig)
+                    # A stale ETag: the app answers (200, whole body) instead of the kept answer.
+                    app_path = wrk(
+                        srv.url + PATH,
+                        lua,
+                        connections=args.connections,
+                        threads=args.threads,
+                        seconds=args.seconds,
+                        headers=['If-None-Match: "stale"'],
+                    )
+                    through_app.append(app_path)
                     cpu = CpuAccount(server=bare.pids, bench=[os.getpid()])
                     cpu.start()
                     base = wrk(
@@ -137,12 +210,43 @@ def main() -> None:
                     )
                     base["cpu_share"] = cpu.stop()
                     baselines.append(base)
+                    if stack is not None:
+                        cpu = CpuAccount(server=stack_srv.pids, bench=[os.getpid()])
+                        cpu.start()
+                        st = wrk(
+                            stack_url,
+                            lua,
+                            connections=args.connections,
+                            threads=args.threads,
+                            seconds=args.seconds,
+                        )
+                        st["cpu_share"] = cpu.stop()
+                        stacks.append(st)
+                        log(f"round {i + 1}: stack with a do-nothing handler {st['rps']:.0f} req/s")
+                    log(f"round {i + 1}: service through the app {app_path['rps']:.0f} req/s")
                     log(
                         f"round {i + 1}: service {fig['rps']:.0f} req/s, bare {base['rps']:.0f} "
                         f"req/s, ratio {fig['rps'] / base['rps']:.2f}"
                     )
+                variants = {}
+                if stack is not None and args.variants:
+                    for name in ("di", "state", "raw", "asgi"):
+                        url = f"{stack_srv.url}/api/v1/bench/counts/{name}/{SLUG}?level=departement"
+                        wrk(url, lua, connections=args.connections, threads=args.threads, seconds=2)
+                        wait_quiet()
+                        v = wrk(
+                            url,
+                            lua,
+                            connections=args.connections,
+                            threads=args.threads,
+                            seconds=args.seconds,
+                        )
+                        variants[name] = round(v["rps"])
+                        log(f"handler variant {name}: {v['rps']:.0f} req/s")
                 errors_in_log = log_errors(srv.log_text()) + log_errors(bare.log_text())
-    bad = sum(ok_statuses(r, 200)[1] for r in figures + baselines)
+                if stack is not None:
+                    stack.__exit__(None, None, None)
+    bad = sum(ok_statuses(r, 200)[1] for r in figures + baselines + through_app)
     fig_rps = statistics.mean(r["rps"] for r in figures)
     base_rps = statistics.mean(r["rps"] for r in baselines)
     # Each round's ratio compares runs a few seconds apart: their median resists a disturbance.
@@ -150,7 +254,16 @@ def main() -> None:
     ratio = statistics.median(ratios)
     ok = bad == 0 and not errors_in_log
     strip = lambda r: {k: v for k, v in r.items() if k != "output"}  # noqa: E731
+    if variants:
+        result["handler_variants_rps"] = variants
+    if stacks:
+        result["stack_rounds"] = [strip(r) for r in stacks]
+        result["stack_rps"] = round(statistics.mean(r["rps"] for r in stacks))
+    app_ratios = [a["rps"] / b["rps"] for a, b in zip(through_app, baselines, strict=True)]
     result.update(
+        through_app_rounds=[strip(r) for r in through_app],
+        through_app_rps=round(statistics.mean(r["rps"] for r in through_app)),
+        through_app_median_ratio=round(statistics.median(app_ratios), 3),
         body_bytes=len(body),
         figure_rounds=[strip(r) for r in figures],
         baseline_rounds=[strip(r) for r in baselines],
@@ -171,7 +284,9 @@ def main() -> None:
         f"counts: {fig_rps:.0f} req/s vs bare Litestar ({args.baseline}) {base_rps:.0f} req/s -> "
         f"median ratio {ratio:.2f} (target >= 0.7), rounds "
         f"{[round(r['rps']) for r in figures]} / {[round(r['rps']) for r in baselines]}, "
-        f"errors {bad}"
+        f"errors {bad}; through the app (stale ETag): "
+        f"{statistics.mean(r['rps'] for r in through_app):.0f} req/s, median ratio "
+        f"{statistics.median(app_ratios):.2f}"
     )
     result["summary"] = summary
     print(summary)

@@ -521,6 +521,7 @@ def wrk(
     seconds: int,
     args: list[str] | None = None,
     timeout_s: int = 10,
+    headers: list[str] | None = None,
 ) -> dict[str, Any]:
     """Runs wrk with one of our Lua scripts (which print a BENCH_RESULT JSON line in `done`)."""
     cmd = [
@@ -530,6 +531,7 @@ def wrk(
         f"-d{seconds}s",
         f"--timeout={timeout_s}s",
         "--latency",
+        *[f"--header={h}" for h in headers or ()],
         "-s",
         str(script),
         url,
