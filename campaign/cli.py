@@ -73,6 +73,23 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from campaign.app import create_app
 
+    if args.workers < 1:
+        raise SystemExit("campaign serve : --workers doit valoir au moins 1.")
+    # The embedded database and mail sink belong to one development process.
+    missing = [
+        name
+        for name in ("DATABASE_URL", "SMTP_URL")
+        if args.workers > 1
+        and not getattr(settings, name.lower())
+        and not (name == "SMTP_URL" and args.no_worker)
+    ]
+    if missing:
+        raise SystemExit(
+            f"campaign serve --workers {args.workers} : {' et '.join(missing)} requis. "
+            "La base et le bac à courrier intégrés ne servent qu’un seul processus "
+            "(développement) ; avec plusieurs processus, donnez une base PostgreSQL et un "
+            "relais SMTP."
+        )
     _raise_open_files_limit()  # inherited by the worker processes
     _tune_gc()
     # No access log: confirmation URLs carry tokens, and paths are not what we need to keep.
@@ -87,22 +104,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": 5,
         "log_level": "info",
     }
-    if args.workers < 1:
-        raise SystemExit("campaign serve : --workers doit valoir au moins 1.")
     if args.workers > 1:
-        # The embedded database and mail sink belong to one development process.
-        missing = [
-            name for name in ("DATABASE_URL", "SMTP_URL") if not getattr(settings, name.lower())
-        ]
-        if args.no_worker and "SMTP_URL" in missing:
-            missing.remove("SMTP_URL")
-        if missing:
-            raise SystemExit(
-                f"campaign serve --workers {args.workers} : {' et '.join(missing)} requis. "
-                "La base et le bac à courrier intégrés ne servent qu’un seul processus "
-                "(développement) ; avec plusieurs processus, donnez une base PostgreSQL et un "
-                "relais SMTP."
-            )
         assert settings.database_url is not None
         from campaign.runtime import prepare_database
 
