@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -128,14 +128,20 @@ def is_disposable(domain: str) -> bool:
     return any(".".join(labels[i:]) in DISPOSABLE_DOMAINS for i in range(len(labels) - 1))
 
 
-async def assess(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    campaign_id: int,
-    email: str,
-    signals: Signals,
-) -> Assessment:
-    """Count this signing against every limit (one statement) and collect the reasons to flag it."""
+class _Plan(msgspec.Struct, frozen=True):
+    """One signing's counters (kinds and keys go together) and what the block lists match."""
+
+    kinds: list[str]
+    keys: list[bytes]
+    limits: dict[str, int]
+    shards: tuple[bytes, ...]
+    email: str
+    domain: str
+    client: str | None
+    form_reason: str | None
+
+
+def _plan(settings: Settings, campaign_id: int, email: str, signals: Signals) -> _Plan:
     secret = settings.secret_key
     domain = email_domain(email)
     limits: dict[str, int] = {}
@@ -160,19 +166,63 @@ async def assess(
         keys.append(secrets.choice(shards))
         limits["campaign"] = settings.sign_limit_campaign
     client = str(signals.client) if signals.client is not None else None
-    rows = await conn.fetch(Q["abuse_assess"], kinds, keys, list(shards), email, domain, client)
+    return _Plan(kinds, keys, limits, shards, email, domain, client, signals.form_reason)
+
+
+def _verdict(plan: _Plan, hits: Iterable[tuple[str, int]]) -> Assessment:
+    """The reasons to flag a signing, from its counters' hits (and block-list matches)."""
     reasons: list[str] = []
-    for row in rows:
-        kind, hits = row["kind"], row["hits"]
+    for kind, n in hits:
         if kind.startswith("blocked_"):
             reasons.append(kind)
-        elif hits > limits[kind]:
+        elif n > plan.limits[kind]:
             reasons.append(_LIMIT_REASONS[kind])
-    if signals.form_reason:
-        reasons.append(signals.form_reason)
-    if is_disposable(domain):
+    if plan.form_reason:
+        reasons.append(plan.form_reason)
+    if is_disposable(plan.domain):
         reasons.append("disposable_domain")
     return Assessment(tuple(sorted(set(reasons))))
+
+
+async def assess(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign_id: int,
+    email: str,
+    signals: Signals,
+) -> Assessment:
+    """Count this signing against every limit (one statement) and collect the reasons to flag it."""
+    p = _plan(settings, campaign_id, email, signals)
+    rows = await conn.fetch(
+        Q["abuse_assess"], p.kinds, p.keys, list(p.shards), p.email, p.domain, p.client
+    )
+    return _verdict(p, ((row["kind"], row["hits"]) for row in rows))
+
+
+async def assess_many(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign_id: int,
+    signings: Sequence[tuple[str, Signals]],
+) -> list[Assessment]:
+    """`assess` for signings of one campaign written together, in one statement: each is judged
+    as if they had come one after the other, in this order."""
+    plans = [_plan(settings, campaign_id, email, signals) for email, signals in signings]
+    items = [n for n, p in enumerate(plans, 1) for _ in p.kinds]
+    rows = await conn.fetch(
+        Q["abuse_assess_batch"],
+        items,
+        [kind for p in plans for kind in p.kinds],
+        [key for p in plans for key in p.keys],
+        list(plans[0].shards) if plans else [],
+        [p.email for p in plans],
+        [p.domain for p in plans],
+        [p.client for p in plans],
+    )
+    hits: list[list[tuple[str, int]]] = [[] for _ in plans]
+    for row in rows:
+        hits[row["item"] - 1].append((row["kind"], row["hits"]))
+    return [_verdict(p, h) for p, h in zip(plans, hits, strict=True)]
 
 
 _LIMIT_REASONS: Final = {

@@ -233,8 +233,7 @@ class CampaignApi(Controller):
                 extra=[{"key": k, "message": m} for k, m in errors.items()],
             )
         signals = abuse.signals(request.scope, runtime.settings)
-        async with runtime.pool.acquire() as conn:
-            await signatures.sign(conn, runtime.settings, c, req, signals)
+        await runtime.signing.sign(c, req, signals)
         return Accepted(detail="Vérifiez votre boîte de réception pour confirmer votre signature.")
 
     @get(

@@ -170,8 +170,7 @@ class Pages(Controller):
         signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
         if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)
             signals = msgspec.structs.replace(signals, form_reason="honeypot")
-        async with runtime.pool.acquire() as conn:
-            await signatures.sign(conn, runtime.settings, campaign, req, signals)
+        await runtime.signing.sign(campaign, req, signals)
         return Redirect("/merci", status_code=303)
 
     @get("/merci")

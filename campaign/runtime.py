@@ -26,6 +26,7 @@ from campaign.mailsink import MailSink
 from campaign.outbox import MailWorker
 from campaign.public import LatestSignatories
 from campaign.settings import PROJECT_ROOT, Settings
+from campaign.signing_batch import SigningBatcher
 from campaign.territories import TerritoryIndex
 from campaign.verification import VerificationWorker
 
@@ -52,10 +53,13 @@ class Runtime:
     """The newest public signatories, in memory."""
     history: HistoryCache = field(init=False)
     """The hourly history of the counts, in memory."""
+    signing: SigningBatcher = field(init=False)
+    """Signings written together, one commit per batch."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
         self.history = HistoryCache(self.pool, self.index)
+        self.signing = SigningBatcher(self.pool, self.settings)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -52,23 +53,12 @@ async def _queue_confirmation(
     )
 
 
-async def sign(
-    conn: asyncpg.Connection,
-    settings: Settings,
-    campaign: Campaign,
-    req: SigningRequest,
-    signals: abuse.Signals | None = None,
-) -> SignOutcome:
-    """Record a pending signature (or refresh one) and queue its email, in one transaction.
-
-    With `signals` (what the request tells), the signing is counted against the limits first; a
-    signature over one, or otherwise suspicious, is kept but flagged (campaign/abuse.py).
-    """
+def _new_row(
+    settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
+) -> tuple[object, ...]:
+    """sign_new's parameters."""
     t = req.territory
-    flags = abuse.CLEAN
-    if signals is not None:
-        flags = await abuse.assess(conn, settings, campaign.id, req.email, signals)
-    new = (
+    return (
         campaign.id,
         req.email,
         req.given_name,
@@ -86,12 +76,79 @@ async def sign(
         flags.suspect,
         list(flags.reasons),
     )
+
+
+async def sign(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign: Campaign,
+    req: SigningRequest,
+    signals: abuse.Signals | None = None,
+) -> SignOutcome:
+    """Record a pending signature (or refresh one) and queue its email, in one transaction.
+
+    With `signals` (what the request tells), the signing is counted against the limits first; a
+    signature over one, or otherwise suspicious, is kept but flagged (campaign/abuse.py).
+    The service's handlers go through campaign/signing_batch.py, which writes the signings
+    arriving together in one commit; this is one signing alone.
+    """
+    flags = abuse.CLEAN
+    if signals is not None:
+        flags = await abuse.assess(conn, settings, campaign.id, req.email, signals)
     # A new address, the rush's case: signature, token and email in one statement.
-    if await conn.fetchval(Q["sign_new"], *new) is not None:
+    if await conn.fetchval(Q["sign_new"], *_new_row(settings, campaign, req, flags)) is not None:
         return SignOutcome.CREATED
+    return await sign_existing(conn, settings, campaign, req, flags)
+
+
+async def sign_new_many(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign: Campaign,
+    signings: Sequence[tuple[SigningRequest, abuse.Assessment]],
+) -> list[bool]:
+    """New addresses' signatures, tokens and emails for signings of one campaign, in one
+    statement (one commit). True for each signing that created its signature; the others (an
+    address that had signed, or given twice here) go on with `sign_existing`, in this order."""
+    reqs = [req for req, _ in signings]
+    new_tokens = [_new_token(settings) for _ in signings]
+    created = await conn.fetch(
+        Q["sign_new_batch"],
+        campaign.id,
+        campaign.current_version,
+        settings.token_ttl_days,
+        CONSENT_VERSION,
+        [r.email for r in reqs],
+        [r.given_name for r in reqs],
+        [r.family_name for r in reqs],
+        [r.mandate for r in reqs],
+        [r.territory.level for r in reqs],
+        [r.territory.code for r in reqs],
+        [r.public for r in reqs],
+        [r.comment for r in reqs],
+        [r.ref for r in reqs],
+        [salt for salt, _ in new_tokens],
+        [token_hash for _, token_hash in new_tokens],
+        [",".join(flags.reasons) for _, flags in signings],
+    )
+    made = {row["item"] for row in created}
+    return [n in made for n in range(1, len(reqs) + 1)]
+
+
+async def sign_existing(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    campaign: Campaign,
+    req: SigningRequest,
+    flags: abuse.Assessment,
+) -> SignOutcome:
+    """A signing whose address has signed the campaign already (or is new again): in one
+    transaction, refresh a pending signature and send a new link, or tell a confirmed signer."""
+    t = req.territory
     async with conn.transaction():
         existing = await conn.fetchrow(Q["lock_signature_by_email"], campaign.id, req.email)
         if existing is None:  # deleted in between (a purge): the address is new again
+            new = _new_row(settings, campaign, req, flags)
             created = await conn.fetchval(Q["sign_new"], *new)
             return SignOutcome.NOTHING_SENT if created is None else SignOutcome.CREATED
         if existing["emails_sent"] >= MAX_EMAILS_PER_SIGNATURE:

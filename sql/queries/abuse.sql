@@ -43,3 +43,45 @@ RETURNING id;
 
 -- name: block_list_remove
 DELETE FROM block_list WHERE id = $1 RETURNING kind, value, reason;
+
+-- name: abuse_assess_batch
+-- Signings written together (campaign/signing_batch.py) counted against every limit, in one
+-- statement: what abuse_assess does for one, each signing seeing the hits as if they had come one
+-- after the other (in the order of $1). $1 items (1-based), $2 kinds and $3 keys go together, one
+-- row per (signing, counter); $4 every shard of the campaign; $5 addresses, $6 their domains and
+-- $7 clients (or NULL), one per signing, in order. Counters are locked in (kind, key) order, so
+-- two batches at once cannot deadlock on them. Rows: (item, kind, hits), (item, 'blocked_<kind>', 1).
+WITH wanted AS (
+    SELECT u.item, u.kind, u.key
+    FROM unnest($1::integer[], $2::text[], $3::bytea[]) AS u (item, kind, key)
+), added AS (
+    SELECT kind, key, count(*)::integer AS n FROM wanted GROUP BY kind, key
+), hit AS (
+    INSERT INTO abuse_counters AS c (kind, key, window_start, hits)
+    SELECT kind, key, date_trunc('hour', now()), n FROM added ORDER BY kind, key
+    ON CONFLICT (kind, key, window_start) DO UPDATE SET hits = c.hits + excluded.hits
+    RETURNING c.kind, c.key, c.hits
+), campaign_total AS (
+    SELECT (SELECT coalesce(sum(h.hits), 0) FROM hit h WHERE h.kind = 'campaign')
+         + (SELECT coalesce(sum(o.hits), 0) FROM abuse_counters o
+            WHERE o.kind = 'campaign' AND o.key = ANY ($4::bytea[])
+              AND o.window_start = date_trunc('hour', now())
+              AND o.key NOT IN (SELECT h.key FROM hit h WHERE h.kind = 'campaign')) AS hits
+)
+SELECT w.item::bigint AS item, w.kind,
+       CASE WHEN w.kind = 'campaign'
+            THEN (SELECT t.hits FROM campaign_total t)
+                 - count(*) OVER (PARTITION BY w.kind)
+                 + row_number() OVER (PARTITION BY w.kind ORDER BY w.item)
+            ELSE h.hits - a.n + row_number() OVER (PARTITION BY w.kind, w.key ORDER BY w.item)
+       END AS hits
+FROM wanted w
+JOIN added a ON a.kind = w.kind AND a.key = w.key
+JOIN hit h ON h.kind = w.kind AND h.key = w.key
+UNION ALL
+SELECT DISTINCT e.item, 'blocked_' || b.kind, 1
+FROM unnest($5::text[], $6::text[], $7::inet[]) WITH ORDINALITY AS e (email, domain, client, item)
+JOIN block_list b
+  ON (b.kind = 'email' AND b.value = e.email)
+  OR (b.kind = 'domain' AND (e.domain = b.value OR right(e.domain, length(b.value) + 1) = '.' || b.value))
+  OR (b.kind = 'network' AND e.client <<= b.network);

@@ -23,6 +23,53 @@ INSERT INTO outbox (template, recipient, signature_id, token_id)
 SELECT 'confirm', $2, signature_id, id FROM token
 RETURNING signature_id;
 
+-- name: sign_new_batch
+-- Signings written together (campaign/signing_batch.py): for each new address, what sign_new
+-- writes, all in one statement and one commit. $1 campaign, $2 letter version, $3 validity of
+-- the tokens in days, $4 version of the consent wording; then one array element per signing, in
+-- order: $5 address, $6 given name, $7 family name, $8 mandate, $9 territory level, $10 its code,
+-- $11 public, $12 comment, $13 ref, $14 token salt, $15 token hash, $16 the reasons to flag it,
+-- comma-separated ('' when clean). Rows: the position (1-based) of each signing that created its
+-- signature. An address given twice in the batch is created by its first signing; the others,
+-- like addresses that had already signed, get no row (sign_existing then handles them).
+-- Inserted in address order, so two batches at once cannot deadlock on the same addresses.
+WITH wanted AS (
+    SELECT DISTINCT ON (u.email) u.*
+    FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                $11::boolean[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::text[])
+         WITH ORDINALITY AS u (email, given_name, family_name, mandate, territory_level,
+                               territory_code, public, comment, ref, salt, token_hash, reasons,
+                               item)
+    ORDER BY u.email, u.item
+), signature AS (
+    INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
+                            territory_code, public, comment, ref, letter_version, emails_sent,
+                            consent_version, consent_at, suspect, suspect_reasons)
+    SELECT $1, w.email, w.given_name, w.family_name, w.mandate, w.territory_level,
+           w.territory_code, w.public, w.comment, w.ref, $2, 1,
+           CASE WHEN w.public THEN $4::integer END, CASE WHEN w.public THEN now() END,
+           w.reasons <> '', string_to_array(w.reasons, ',')
+    FROM wanted w
+    ORDER BY w.email
+    ON CONFLICT (campaign_id, email) DO NOTHING
+    RETURNING id, email
+), token AS (
+    INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
+    SELECT s.id, 'confirm', w.salt, w.token_hash, now() + make_interval(days => $3)
+    FROM signature s
+    JOIN wanted w ON w.email = s.email
+    RETURNING id, signature_id
+), mail AS (
+    INSERT INTO outbox (template, recipient, signature_id, token_id)
+    SELECT 'confirm', s.email, t.signature_id, t.id
+    FROM token t
+    JOIN signature s ON s.id = t.signature_id
+    ORDER BY t.signature_id
+)
+SELECT w.item
+FROM signature s
+JOIN wanted w ON w.email = s.email;
+
 -- name: lock_signature_by_email
 SELECT id, status, emails_sent FROM signatures
 WHERE campaign_id = $1 AND email = $2

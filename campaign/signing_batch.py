@@ -1,0 +1,147 @@
+"""Group commit for signings: those that arrive while others are being written share one round of
+statements and one commit.
+
+One signing alone costs PostgreSQL two statements and a commit of its own; in a rush the commits
+are what saturate the database: each one flushes the WAL, takes the lock that serialises the
+commits of notifying transactions (the outbox's NOTIFY), and wakes every listener. Here a signing
+joins a queue; at most `flushers` batches per process are being written at any time, and whatever
+queued meanwhile goes in the next one: alone when the service is quiet (no added wait), by dozens
+in a rush. A batch is the anti-abuse counting of all its signings in one statement, then their
+signatures, tokens and emails in another; each signing's request is answered once its batch has
+committed, so a 202 still means the signature is stored. Signings of an address that had already
+signed go on one by one, as before (campaign/signatures.py: `sign_existing`).
+
+Judged one by one: signings written together are counted against the limits as if they had come
+one after the other, and the same address twice in a batch is created by the first and refreshed
+by the second. If a batch fails on its data (it should not: everything was validated), its
+signings are written one by one so that one bad signing fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from campaign import abuse, signatures
+from campaign.campaigns import Campaign
+from campaign.settings import Settings
+from campaign.signatures import SignOutcome
+from campaign.validation import SigningRequest
+
+log = logging.getLogger(__name__)
+
+# A batch's own failure, not the database's: worth retrying its signings one by one.
+_DATA_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.TransactionRollbackError,  # a deadlock or serialisation failure
+)
+
+
+@dataclass(eq=False)
+class _Signing:
+    campaign: Campaign
+    req: SigningRequest
+    signals: abuse.Signals
+    done: asyncio.Future[tuple[abuse.Assessment, bool]] = field(repr=False)
+
+
+class SigningBatcher:
+    """Per process; `sign` is what handlers call. Holds no signing once they are answered."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, *, max_batch: int = 128, flushers: int = 2
+    ) -> None:
+        self._pool = pool
+        self._settings = settings
+        self._max_batch = max_batch
+        self._flushers = flushers
+        self._queue: collections.deque[_Signing] = collections.deque()
+        self._flushing = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0  # written so far (tests, benchmarks)
+        self.largest = 0
+
+    async def sign(
+        self, campaign: Campaign, req: SigningRequest, signals: abuse.Signals
+    ) -> SignOutcome:
+        """`signatures.sign`, written with the signings that arrive meanwhile."""
+        done: asyncio.Future[tuple[abuse.Assessment, bool]] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._queue.append(_Signing(campaign, req, signals, done))
+        if self._flushing < self._flushers:
+            self._flushing += 1
+            task = asyncio.create_task(self._drain())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        # A request cancelled here (its client went away) cancels only its wait: the batch
+        # it is in is written all the same.
+        flags, created = await done
+        if created:
+            return SignOutcome.CREATED
+        async with self._pool.acquire() as conn:
+            return await signatures.sign_existing(conn, self._settings, campaign, req, flags)
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                first = self._queue[0].campaign.id
+                batch: list[_Signing] = []
+                kept: list[_Signing] = []
+                while self._queue and len(batch) < self._max_batch:
+                    item = self._queue.popleft()
+                    (batch if item.campaign.id == first else kept).append(item)
+                self._queue.extendleft(reversed(kept))  # another campaign's: next batch
+                await self._write(batch)
+        finally:
+            self._flushing -= 1
+
+    async def _write(
+        self, batch: list[_Signing], assessed: list[abuse.Assessment] | None = None
+    ) -> None:
+        campaign = batch[0].campaign
+        try:
+            async with self._pool.acquire() as conn:
+                if assessed is None:
+                    assessed = await abuse.assess_many(
+                        conn,
+                        self._settings,
+                        campaign.id,
+                        [(s.req.email, s.signals) for s in batch],
+                    )
+                created = await signatures.sign_new_many(
+                    conn,
+                    self._settings,
+                    campaign,
+                    [(s.req, flags) for s, flags in zip(batch, assessed, strict=True)],
+                )
+        except _DATA_ERRORS as exc:
+            if len(batch) == 1:
+                _fail(batch, exc)
+                return
+            log.warning("a batch of %d signings failed (%s): one by one", len(batch), exc)
+            for n, one in enumerate(batch):
+                await self._write([one], None if assessed is None else [assessed[n]])
+            return
+        except Exception as exc:  # the database is down or slow: each request answers 503
+            _fail(batch, exc)
+            return
+        except asyncio.CancelledError:  # the process stops: nothing is known to be written
+            _fail(batch, ConnectionError("signing interrupted"))
+            raise
+        self.batches += 1
+        self.largest = max(self.largest, len(batch))
+        for s, flags, made in zip(batch, assessed, created, strict=True):
+            if not s.done.done():
+                s.done.set_result((flags, made))
+
+
+def _fail(batch: list[_Signing], exc: BaseException) -> None:
+    for s in batch:
+        if not s.done.done():
+            s.done.set_exception(exc)
