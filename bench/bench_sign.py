@@ -11,6 +11,7 @@ queued email is sent. Prints a JSON summary; `--out FILE` keeps it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -32,6 +33,7 @@ from common import (
     fetchval,
     log,
     machine,
+    mail_worker,
     ok_statuses,
     smtp_sink,
     start_profiler,
@@ -87,6 +89,12 @@ def main() -> None:
         action="store_true",
         help="serve without the mail worker (to see what sending costs; mail is then not checked)",
     )
+    parser.add_argument(
+        "--mail-process",
+        action="store_true",
+        help="the production layout (docker-compose): `serve --no-worker` and the mail sent by "
+        "`campaign worker` in a process of its own, during the run",
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--profile", type=Path, help="py-spy flame graph of one server process")
     args = parser.parse_args()
@@ -134,9 +142,18 @@ def main() -> None:
         base = baselines[list(variants)[-1]]
 
         run = uuid.uuid4().hex[:8]
-        with campaign_server(
-            pg, sink, workers=args.workers, extra_env=extra_env, no_worker=args.no_worker
-        ) as srv:
+        no_worker = args.no_worker or args.mail_process
+        with (
+            campaign_server(
+                pg, sink, workers=args.workers, extra_env=extra_env, no_worker=no_worker
+            ) as srv,
+            contextlib.ExitStack() as stack,
+        ):
+            mailer = (
+                [stack.enter_context(mail_worker(pg, sink, srv.url)).pid]
+                if (args.mail_process)
+                else []
+            )
             url = srv.url + PATH
             lua = BENCH / "wrk" / "sign.lua"
             log("warm-up")
@@ -151,7 +168,11 @@ def main() -> None:
             wait_quiet()
             log("figure: wrk on the API")
             cpu = CpuAccount(
-                server=srv.pids, postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()]
+                server=srv.pids,
+                postgres=[pg.pid],
+                smtp_sink=[sink.proc.pid],
+                bench=[os.getpid()],
+                **({"mail_worker": mailer} if mailer else {}),
             )
             cpu.start()
             profiler = start_profiler(srv, args.profile, args.seconds)

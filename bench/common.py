@@ -399,6 +399,41 @@ def campaign_server(
     return run_server(argv, env=env, workers=workers, log_path=pg.tmp / f"{name}.log", port=port)
 
 
+@contextlib.contextmanager
+def mail_worker(pg: Postgres, sink: SmtpSink, base_url: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`campaign worker` in its own process, as docker-compose runs it beside `serve --no-worker`
+    (the production layout): it sends the outbox to the SMTP sink."""
+    env = {
+        "DATABASE_URL": pg.dsn,
+        "SECRET_KEY": SECRET_KEY,
+        "BASE_URL": base_url,
+        "DATA_DIR": str(pg.tmp / "data"),
+        "SMTP_URL": sink.url,
+    }
+    log_path = pg.tmp / "worker.log"
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(CAMPAIGN), "worker"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
+        try:
+            time.sleep(2)
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited:\n{log_path.read_text(errors='replace')}")
+            yield proc
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
 # -- where the CPU goes ------------------------------------------------------------------------
 
 

@@ -208,6 +208,12 @@ async def assess_many(
     """`assess` for signings of one campaign written together, in one statement: each is judged
     as if they had come one after the other, in this order."""
     plans = [_plan(settings, campaign_id, email, signals) for email, signals in signings]
+    if plans and plans[0].shards:
+        # One shard for the whole batch (a random one, as for a signing alone): batches written
+        # at once then mostly lock different rows, instead of each most of the shards.
+        shard = secrets.choice(plans[0].shards)
+        for p in plans:
+            p.keys[p.kinds.index("campaign")] = shard
     items = [n for n, p in enumerate(plans, 1) for _ in p.kinds]
     rows = await conn.fetch(
         Q["abuse_assess_batch"],

@@ -8,8 +8,9 @@ joins a queue; at most `flushers` batches per process are being written at any t
 queued meanwhile goes in the next one: alone when the service is quiet (no added wait), by dozens
 in a rush. A batch is the anti-abuse counting of all its signings in one statement, then their
 signatures, tokens and emails in another; each signing's request is answered once its batch has
-committed, so a 202 still means the signature is stored. Signings of an address that had already
-signed go on one by one, as before (campaign/signatures.py: `sign_existing`).
+committed, so a 202 still means the signature is stored; the mail workers are woken after the
+commit, not by it (migration 0009), once for the batches of 50 ms. Signings of an address that
+had already signed go on one by one, as before (campaign/signatures.py: `sign_existing`).
 
 Judged one by one: signings written together are counted against the limits as if they had come
 one after the other, and the same address twice in a batch is created by the first and refreshed
@@ -28,11 +29,15 @@ import asyncpg
 
 from campaign import abuse, signatures
 from campaign.campaigns import Campaign
+from campaign.db import Q
 from campaign.settings import Settings
 from campaign.signatures import SignOutcome
 from campaign.validation import SigningRequest
 
 log = logging.getLogger(__name__)
+
+# How long the mail workers' wake-up waits, so that it covers the batches committed meanwhile.
+WAKE_DELAY = 0.05
 
 # A batch's own failure, not the database's: worth retrying its signings one by one.
 _DATA_ERRORS = (
@@ -63,6 +68,7 @@ class SigningBatcher:
         self._queue: collections.deque[_Signing] = collections.deque()
         self._flushing = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._waking: asyncio.Task[None] | None = None
         self.batches = 0  # written so far (tests, benchmarks)
         self.largest = 0
 
@@ -136,9 +142,23 @@ class SigningBatcher:
             raise
         self.batches += 1
         self.largest = max(self.largest, len(batch))
+        if self._waking is None:
+            self._waking = asyncio.create_task(self._wake_mail_workers())
         for s, flags, made in zip(batch, assessed, created, strict=True):
             if not s.done.done():
                 s.done.set_result((flags, made))
+
+    async def _wake_mail_workers(self) -> None:
+        """NOTIFY the mail workers of every process, outside the signings' transactions (their
+        commits would otherwise queue behind one another: migration 0009), once for the
+        batches of WAKE_DELAY. If it fails, the workers' polling finds the messages."""
+        await asyncio.sleep(WAKE_DELAY)
+        self._waking = None  # a batch committed from now on schedules the next one
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute(Q["wake_mail_workers"])
+        except Exception as exc:
+            log.warning("could not wake the mail workers (%s): they will poll", exc)
 
 
 def _fail(batch: list[_Signing], exc: BaseException) -> None:

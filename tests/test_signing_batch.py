@@ -248,3 +248,30 @@ async def test_a_cancelled_request_does_not_cancel_its_batch(
             await conn.fetchval("SELECT count(*) FROM signatures WHERE email = ANY($1)", emails)
             == 5
         )
+
+
+async def test_mail_workers_are_woken_once_after_the_batches_not_by_each_commit(
+    pool: asyncpg.Pool, dsn: str, campaign: Campaign, index: TerritoryIndex, tmp_path: Path
+) -> None:
+    batcher = SigningBatcher(pool, settings_with(tmp_path), max_batch=20)
+    listener = await asyncpg.connect(dsn)
+    heard: list[float] = []
+    loop = asyncio.get_running_loop()
+    await listener.add_listener("outbox", lambda *_: heard.append(loop.time()))
+    try:
+        emails = [unique_email("reveil") for _ in range(60)]
+        await asyncio.gather(
+            *(batcher.sign(campaign, request(index, e), signals()) for e in emails)
+        )
+        committed = loop.time()
+        assert batcher.batches == 3
+        for _ in range(100):
+            if heard:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        # One wake-up for every batch of the moment, shortly after their commits.
+        assert len(heard) == 1
+        assert heard[0] - committed < 0.5
+    finally:
+        await listener.close()

@@ -62,3 +62,7 @@ FROM mailing_claim($1, $2);
 -- name: outbox_next_mailing_slot
 -- When the next message of a mailing being sent may go (NULL: no mailing is being sent).
 SELECT min(next_slot_at) FROM mailings WHERE status = 'sending';
+
+-- name: wake_mail_workers
+-- What the outbox's trigger does, for writers that insert without it (migration 0009).
+SELECT pg_notify('outbox', '');

@@ -32,7 +32,8 @@ RETURNING signature_id;
 -- comma-separated ('' when clean). Rows: the position (1-based) of each signing that created its
 -- signature. An address given twice in the batch is created by its first signing; the others,
 -- like addresses that had already signed, get no row (sign_existing then handles them).
--- Inserted in address order, so two batches at once cannot deadlock on the same addresses.
+-- Inserted in address order, so two batches at once cannot deadlock on the same addresses. No
+-- NOTIFY at its commit: the writer wakes the mail workers after it (migration 0009).
 WITH wanted AS (
     SELECT DISTINCT ON (u.email) u.*
     FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
@@ -41,6 +42,8 @@ WITH wanted AS (
                                territory_code, public, comment, ref, salt, token_hash, reasons,
                                item)
     ORDER BY u.email, u.item
+), quiet AS (  -- no NOTIFY at this commit: the writer wakes the mail workers (migration 0009)
+    SELECT set_config('campaign.outbox_notify', 'off', true) AS setting
 ), signature AS (
     INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
                             territory_code, public, comment, ref, letter_version, emails_sent,
@@ -50,6 +53,7 @@ WITH wanted AS (
            CASE WHEN w.public THEN $4::integer END, CASE WHEN w.public THEN now() END,
            w.reasons <> '', string_to_array(w.reasons, ',')
     FROM wanted w
+    CROSS JOIN quiet
     ORDER BY w.email
     ON CONFLICT (campaign_id, email) DO NOTHING
     RETURNING id, email
