@@ -363,13 +363,18 @@ def run_server(
     try:
         yield server
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        _interrupt(proc)
         out.close()
+
+
+def _interrupt(proc: subprocess.Popen[bytes]) -> None:
+    """SIGINT (a clean stop), then SIGKILL if it lingers."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def campaign_server(
@@ -426,12 +431,7 @@ def mail_worker(pg: Postgres, sink: SmtpSink, base_url: str) -> Iterator[subproc
                 raise RuntimeError(f"worker exited:\n{log_path.read_text(errors='replace')}")
             yield proc
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+            _interrupt(proc)
 
 
 # -- where the CPU goes ------------------------------------------------------------------------

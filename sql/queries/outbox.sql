@@ -7,15 +7,27 @@ RETURNING id;
 
 -- name: outbox_claim
 -- Due messages, and messages whose sender's lease ran out (it died mid-send): taken with a lease
--- ($2 seconds) and one more attempt. SKIP LOCKED lets any number of workers claim side by side.
--- A mailing's messages (`bulk`) are claimed by `mailing_claim` instead, at the mailing's rate.
-WITH due AS (
+-- ($2 seconds) and one more attempt; up to $1 of each. SKIP LOCKED lets any number of workers
+-- claim side by side. A mailing's messages (`bulk`) are claimed by `mailing_claim` instead, at
+-- the mailing's rate. Two index scans (outbox_due_single, outbox_leased) that stop at $1 rows:
+-- one query with both conditions OR-ed read the whole table (sent messages included) and sorted
+-- every due message at each claim, ~10 ms at 60,000 rows, many times a second in a rush.
+WITH queued AS (
     SELECT id FROM outbox
-    WHERE (status = 'queued' AND next_attempt_at <= now() AND NOT bulk)
-       OR (status = 'sending' AND locked_until <= now() AND NOT bulk)
+    WHERE status = 'queued' AND NOT bulk AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id FROM outbox
+    WHERE status = 'sending' AND NOT bulk AND locked_until <= now()
+    ORDER BY locked_until, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM queued
+    UNION ALL
+    SELECT id FROM expired
 )
 UPDATE outbox o
 SET status = 'sending',
