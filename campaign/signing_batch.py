@@ -144,6 +144,8 @@ class SigningBatcher:
         self.largest = max(self.largest, len(batch))
         if self._waking is None:
             self._waking = asyncio.create_task(self._wake_mail_workers())
+            self._tasks.add(self._waking)  # kept until done (the loop holds tasks weakly)
+            self._waking.add_done_callback(self._tasks.discard)
         for s, flags, made in zip(batch, assessed, created, strict=True):
             if not s.done.done():
                 s.done.set_result((flags, made))
