@@ -157,7 +157,6 @@ async def app_server(**env: str) -> AsyncIterator[str]:
     """The app served by uvicorn on a free port (real HTTP, SSE included); yields its base URL.
 
     `env` is the environment the settings are read from (DATABASE_URL, SMTP_URL, ...)."""
-    import uvicorn
 
     from campaign.app import create_app
     from campaign.settings import load_settings
@@ -179,25 +178,38 @@ async def app_server(**env: str) -> AsyncIterator[str]:
             **env,
         }
     )
+    # proxy_headers off as `campaign serve`: the app reads X-Forwarded-For itself.
+    async with serve_app(create_app(settings), port, proxy_headers=False):
+        yield base
+
+
+@contextlib.asynccontextmanager
+async def serve_app(app: Any, port: int, **options: Any) -> AsyncIterator[str]:
+    """`app` served in this process by uvicorn on 127.0.0.1:`port` (quiet, no access log, a
+    short graceful shutdown; `options`: more of uvicorn.Config); yields its base URL."""
+    import uvicorn
+
     config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # as `campaign serve`: the app reads X-Forwarded-For itself
-        timeout_graceful_shutdown=1,
+        app,
+        **{
+            "host": "127.0.0.1",
+            "port": port,
+            "log_level": "warning",
+            "access_log": False,
+            "timeout_graceful_shutdown": 1,
+            **options,
+        },
     )
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.05)
     try:
-        yield base
+        yield f"http://127.0.0.1:{port}"
     finally:
-        srv.should_exit = True
+        server.should_exit = True
         await asyncio.wait_for(task, timeout=15)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from litestar import Litestar
 
-from tests.conftest import NO_LIMITS, free_port
+from tests.conftest import NO_LIMITS, free_port, serve_app
 
 PROJECT = Path(__file__).resolve().parent.parent
 SLUG = "jouer-collectif"
@@ -51,28 +51,8 @@ def make_app(**env: str) -> tuple[Litestar, str]:
 @contextlib.asynccontextmanager
 async def serve(app: Litestar, port: int) -> AsyncIterator[str]:
     """`app` served by uvicorn on 127.0.0.1:`port`, configured as `campaign serve` does."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        server_header=False,
-        timeout_graceful_shutdown=1,
-    )
-    srv = uvicorn.Server(config)
-    task = asyncio.create_task(srv.serve())
-    while not srv.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        srv.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
+    async with serve_app(app, port, server_header=False) as base:
+        yield base
 
 
 def port_of(base_url: str) -> int:

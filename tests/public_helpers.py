@@ -16,7 +16,7 @@ import httpx
 
 from campaign.runtime import Runtime
 from tests.admin_helpers import SLUG, make_signature
-from tests.conftest import free_port, migrated_database
+from tests.conftest import free_port, migrated_database, serve_app
 
 __all__ = ["SLUG", "PublicApp", "eventually", "make_signature", "public_app", "set_embargo"]
 
@@ -36,8 +36,6 @@ class PublicApp:
 async def public_app(pg_server: str, name: str, smtp_port: int) -> AsyncIterator[PublicApp]:
     """The app on a database of its own, served by uvicorn; the test holds its runtime (the
     clock to move)."""
-    import uvicorn
-
     from campaign.app import create_app
     from campaign.settings import load_settings
 
@@ -56,26 +54,8 @@ async def public_app(pg_server: str, name: str, smtp_port: int) -> AsyncIterator
         }
     )
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=1,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
+    async with serve_app(app, port):
         yield PublicApp(base, dsn, app.state.runtime)
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
 
 
 async def eventually(

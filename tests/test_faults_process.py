@@ -15,6 +15,7 @@ import httpx
 
 from tests.conftest import Mailbox, free_port, migrated_database, unique_email
 from tests.hardening_helpers import SIGN, Process, body, wait_http
+from tests.public_helpers import eventually
 
 EXIT_WITHIN = 15.0  # uvicorn's graceful 5 s for requests, then the runtime's own shutdown
 
@@ -32,15 +33,6 @@ class SlowMailbox(Mailbox):
         while not self.release.is_set():
             await asyncio.sleep(0.05)
         return await super().handle_DATA(server, session, envelope)
-
-
-async def _until(check: Any, timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def test_sigterm_lets_requests_finish_releases_mail_claims_and_exits(
@@ -108,7 +100,7 @@ async def test_sigterm_lets_requests_finish_releases_mail_claims_and_exits(
                 )
                 return bool(n >= 2)
 
-            await _until(all_blocked, 15, "the signing requests to wait on the lock")
+            await eventually(all_blocked, 15, "the signing requests to wait on the lock")
             await asyncio.sleep(0.5)  # the other three reach the process's queue meanwhile
 
             loop = asyncio.get_running_loop()

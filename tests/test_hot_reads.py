@@ -12,14 +12,13 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 import pytest
-import uvicorn
 
 from campaign.app import create_app
 from campaign.campaigns import CampaignDefinition, save_campaign
 from campaign.db import Q
 from campaign.hotreads import HotReadsApp
 from campaign.settings import load_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, serve_app
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +36,8 @@ async def served(dsn: str) -> AsyncIterator[tuple[HotReadsApp, str]]:
     )
     app = create_app(settings, run_worker=False)
     assert isinstance(app, HotReadsApp)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.05)
-    try:
+    async with serve_app(app, port):
         yield app, base
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
 
 
 @pytest.fixture
