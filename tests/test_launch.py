@@ -330,6 +330,11 @@ async def make_signature_in(lapp: PublicApp, **fields: str) -> int:
 
 async def sign_form(web: httpx.AsyncClient) -> httpx.Response:
     page = await web.get("/")
+    return await post_signing(web, csrf_of(page.text))
+
+
+async def post_signing(web: httpx.AsyncClient, csrf_token: str) -> httpx.Response:
+    """The signing form, filled in, posted with this CSRF token."""
     return await web.post(
         "/signer",
         data={
@@ -339,7 +344,7 @@ async def sign_form(web: httpx.AsyncClient) -> httpx.Response:
             "mandate": "maire",
             "territory_code": "69123",
             "public": "true",
-            "_csrf_token": csrf_of(page.text),
+            "_csrf_token": csrf_token,
         },
     )
 
@@ -410,18 +415,7 @@ async def sign_form_closed(web: httpx.AsyncClient) -> httpx.Response:
     page = await web.get("/confidentialite")  # any page gives the CSRF cookie and token
     token = web.cookies.get("csrftoken")
     assert token, page.status_code
-    return await web.post(
-        "/signer",
-        data={
-            "given_name": "Clara",
-            "family_name": "Tardive",
-            "email": unique_email("tardive"),
-            "mandate": "maire",
-            "territory_code": "69123",
-            "public": "true",
-            "_csrf_token": token,
-        },
-    )
+    return await post_signing(web, token)
 
 
 async def test_organisers_set_the_closing_date_in_the_campaign_settings(
