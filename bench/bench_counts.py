@@ -27,9 +27,9 @@ from common import (
     SECRET_KEY,
     SLUG,
     VENV_BIN,
-    CpuAccount,
     Postgres,
     SmtpSink,
+    accounted_wrk,
     campaign_server,
     disturbed,
     dump,
@@ -178,16 +178,14 @@ def main() -> None:
                 figures, baselines, through_app = [], [], []
                 for i in range(args.rounds):
                     wait_quiet()
-                    cpu = CpuAccount(server=srv.pids, postgres=[pg.pid], bench=[os.getpid()])
-                    cpu.start()
-                    fig = wrk(
+                    fig = accounted_wrk(
                         srv.url + PATH,
                         lua,
+                        {"server": srv.pids, "postgres": [pg.pid], "bench": [os.getpid()]},
                         connections=args.connections,
                         threads=args.threads,
                         seconds=args.seconds,
                     )
-                    fig["cpu_share"] = cpu.stop()
                     figures.append(fig)
                     # A stale ETag: the app answers (200, whole body) instead of the kept answer.
                     app_path = wrk(
@@ -199,28 +197,24 @@ def main() -> None:
                         headers=['If-None-Match: "stale"'],
                     )
                     through_app.append(app_path)
-                    cpu = CpuAccount(server=bare.pids, bench=[os.getpid()])
-                    cpu.start()
-                    base = wrk(
+                    base = accounted_wrk(
                         bare_url,
                         lua,
+                        {"server": bare.pids, "bench": [os.getpid()]},
                         connections=args.connections,
                         threads=args.threads,
                         seconds=args.seconds,
                     )
-                    base["cpu_share"] = cpu.stop()
                     baselines.append(base)
                     if stack is not None:
-                        cpu = CpuAccount(server=stack_srv.pids, bench=[os.getpid()])
-                        cpu.start()
-                        st = wrk(
+                        st = accounted_wrk(
                             stack_url,
                             lua,
+                            {"server": stack_srv.pids, "bench": [os.getpid()]},
                             connections=args.connections,
                             threads=args.threads,
                             seconds=args.seconds,
                         )
-                        st["cpu_share"] = cpu.stop()
                         stacks.append(st)
                         log(f"round {i + 1}: stack with a do-nothing handler {st['rps']:.0f} req/s")
                     log(f"round {i + 1}: service through the app {app_path['rps']:.0f} req/s")

@@ -596,3 +596,14 @@ def ok_statuses(result: dict[str, Any], expected: int) -> tuple[int, int]:
 
 def dump(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def accounted_wrk(
+    url: str, script: Path, cpu: dict[str, list[int]], **options: Any
+) -> dict[str, Any]:
+    """`wrk`, with the CPU share of each group of `cpu` (CpuAccount) while it runs."""
+    account = CpuAccount(**cpu)
+    account.start()
+    result = wrk(url, script, **options)
+    result["cpu_share"] = account.stop()
+    return result
