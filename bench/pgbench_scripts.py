@@ -38,8 +38,16 @@ SALT = "decode(md5(:client_id::text || '-' || :r::text), 'hex')"
 CLIENT = "('10.' || (:r::bigint % 256)::text || '.' || (:r::bigint / 256 % 256)::text || '.1')"
 
 # Parameters of sign_new after the first 14, when the working tree's version has them
-# (consent wording version, suspect flag, reasons: campaign/abuse.py, campaign/consent.py).
-OPTIONAL = {15: "1", 16: "false", 17: "'{}'::text[]"}
+# (consent wording version, suspect flag, reasons: campaign/abuse.py, campaign/consent.py;
+# withdrawal link's salt and hash: campaign/withdrawal.py).
+WITHDRAW_SALT = "decode(md5('w-' || :client_id::text || '-' || :r::text), 'hex')"
+OPTIONAL = {
+    15: "1",
+    16: "false",
+    17: "'{}'::text[]",
+    18: WITHDRAW_SALT,
+    19: f"sha256({WITHDRAW_SALT})",
+}
 
 
 def _abuse_shards(campaign_id: int) -> str:

@@ -63,6 +63,8 @@ class MailContextRow(msgspec.Struct, frozen=True, kw_only=True):
     territory_departement: str | None
     campaign_title: str
     token_salt: bytes | None
+    withdraw_salt: bytes | None
+    erased: bool
 
 
 class Undeliverable(Exception):
@@ -127,8 +129,51 @@ async def fetch_context(
 # worker claimed it): the outcome is then dropped.
 
 
-async def mark_sent(pool: asyncpg.Pool, mail: ClaimedMail) -> bool:
-    return _updated(await pool.execute(Q["outbox_mark_sent"], mail.id, mail.attempts))
+async def mark_sent(pool: asyncpg.Pool, mails: list[ClaimedMail]) -> set[int]:
+    """The ids of those recorded as sent."""
+    rows = await pool.fetch(
+        Q["outbox_mark_sent"], [m.id for m in mails], [m.attempts for m in mails]
+    )
+    return {row["id"] for row in rows}
+
+
+class SentLog:
+    """Records the messages sent, those whose sends end while others are being recorded together:
+    one statement and one commit for a dozen messages in a rush, none added when quiet."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._waiting: list[tuple[ClaimedMail, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, mail: ClaimedMail) -> bool:
+        """`mark_sent` for this message: False when the row is no longer ours."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((mail, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write(), name="outbox-sent-log")
+        # A caller cancelled (the worker stops) cancels only its wait: the record is written.
+        return await done
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    recorded = await mark_sent(self._pool, [mail for mail, _ in batch])
+                except BaseException as exc:  # each caller sees it: the lease brings the row back
+                    stopped = isinstance(exc, asyncio.CancelledError)
+                    for _, done in batch:
+                        if not done.done():
+                            done.cancel() if stopped else done.set_exception(exc)
+                    if stopped:
+                        raise
+                    continue
+                for mail, done in batch:
+                    if not done.done():
+                        done.set_result(mail.id in recorded)
+        finally:
+            self._writer = None
 
 
 async def mark_retry(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason: str) -> bool:
@@ -191,6 +236,7 @@ class MailWorker:
         self.shutdown_grace = SHUTDOWN_GRACE_SECONDS
         self._domain = address_domain(settings.mail_from)
         self._next_mailing: float | None = None  # seconds until a mailing may send again
+        self._sent = SentLog(pool)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
@@ -355,7 +401,7 @@ class MailWorker:
                 log.info("outbox %d: attempt %d failed (%s)", mail.id, mail.attempts, code)
                 self._check(mail, await mark_retry(self._pool, mail, delay, reason))
             return
-        if self._check(mail, await mark_sent(self._pool, mail)):
+        if self._check(mail, await self._sent.record(mail)):
             log.info("outbox %d: sent", mail.id)
         await self._credentials_work()
 
@@ -422,7 +468,11 @@ class MailWorker:
         # List-Unsubscribe (one-click POST, RFC 8058). A mailing has its own opt-out headers
         # and shows the link itself (campaign/reach_mail.py).
         if "withdrawal_url" not in context:
-            salt = await withdrawal.withdrawal_salt(self._pool, self._settings, mail.signature_id)
+            salt = row.withdraw_salt
+            if salt is None and not row.erased:  # signed before signings made the link
+                salt = await withdrawal.withdrawal_salt(
+                    self._pool, self._settings, mail.signature_id
+                )
             if salt is not None:
                 context["withdraw_url"] = withdrawal.withdraw_url(self._settings, salt)
                 context.setdefault(

@@ -35,16 +35,10 @@ class SignOutcome(enum.Enum):
     NOTHING_SENT = "nothing_sent"
 
 
-def _new_token(settings: Settings) -> tuple[bytes, bytes]:
-    """A token's salt and hash: what the database keeps of it."""
-    salt = tokens.new_salt()
-    return salt, tokens.token_hash(tokens.derive(settings.secret_key, salt))
-
-
 async def _queue_confirmation(
     conn: asyncpg.Connection, settings: Settings, signature_id: int, email: str
 ) -> None:
-    salt, token_hash = _new_token(settings)
+    salt, token_hash = tokens.issue(settings.secret_key)
     token_id = await conn.fetchval(
         Q["insert_token"], signature_id, "confirm", salt, token_hash, settings.token_ttl_days
     )
@@ -56,7 +50,7 @@ async def _queue_confirmation(
 def _new_row(
     settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
 ) -> tuple[object, ...]:
-    """sign_new's parameters."""
+    """sign_new's parameters: the confirmation link and the withdrawal link are made here."""
     t = req.territory
     return (
         campaign.id,
@@ -70,11 +64,12 @@ def _new_row(
         req.comment,
         req.ref,
         campaign.current_version,
-        *_new_token(settings),
+        *tokens.issue(settings.secret_key),
         settings.token_ttl_days,
         CONSENT_VERSION,
         flags.suspect,
         list(flags.reasons),
+        *tokens.issue(settings.secret_key),
     )
 
 
@@ -111,7 +106,9 @@ async def sign_new_many(
     statement (one commit). True for each signing that created its signature; the others (an
     address that had signed, or given twice here) go on with `sign_existing`, in this order."""
     reqs = [req for req, _ in signings]
-    new_tokens = [_new_token(settings) for _ in signings]
+    new_tokens = [tokens.issue(settings.secret_key) for _ in signings]
+    # Every email about a signature carries its withdrawal link (campaign/withdrawal.py).
+    withdrawals = [tokens.issue(settings.secret_key) for _ in signings]
     created = await conn.fetch(
         Q["sign_new_batch"],
         campaign.id,
@@ -130,6 +127,8 @@ async def sign_new_many(
         [salt for salt, _ in new_tokens],
         [token_hash for _, token_hash in new_tokens],
         [",".join(flags.reasons) for _, flags in signings],
+        [salt for salt, _ in withdrawals],
+        [withdraw_hash for _, withdraw_hash in withdrawals],
     )
     made = {row["item"] for row in created}
     return [n in made for n in range(1, len(reqs) + 1)]

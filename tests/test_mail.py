@@ -519,11 +519,32 @@ async def test_a_live_lease_is_left_alone_and_a_late_outcome_is_dropped(
     )
     assert not await outbox.mark_failed(pool, stale, "trop tard")
     assert not await outbox.mark_retry(pool, stale, 1.0, "trop tard")
+    assert not await outbox.SentLog(pool).record(stale)
     row = await data.row(outbox_id)
     assert row["status"] == "sent"
     assert row["attempts"] == 2
     assert row["last_error"] is None
     assert smtp.recorder.count(recipient) == 1
+
+
+async def test_sends_ending_together_are_recorded_in_one_commit(
+    smtp: SmtpServer, data: Fixture, dsn: str, pools: Any
+) -> None:
+    """A commit per message was the mail worker's main cost in a rush: the messages whose sends
+    end while one is being recorded are recorded together (rows written by one transaction
+    share its xmin)."""
+    worker = await make_worker(pools, dsn, settings_for(smtp.url), batch_size=12)
+    ids = []
+    for n in range(12):
+        signature_id, token_id, _ = await data.signature(f"together-{n}")
+        ids.append(await data.enqueue(data.address(f"together-{n}"), signature_id, token_id))
+    assert await worker.run_once() == 12
+    rows = await data.db.fetch(
+        "SELECT status, xmin::text AS tx FROM outbox WHERE id = ANY($1)", ids
+    )
+    assert [r["status"] for r in rows] == ["sent"] * 12
+    assert len({r["tx"] for r in rows}) <= 4, "one commit per message"
+    assert sum(smtp.recorder.count(data.address(f"together-{n}")) for n in range(12)) == 12
 
 
 async def test_a_message_that_cannot_be_built_fails_without_stopping_the_others(

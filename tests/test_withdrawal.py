@@ -211,6 +211,47 @@ async def test_every_email_about_a_signature_carries_the_link(
     assert messages[1]["List-Unsubscribe"] == first["List-Unsubscribe"]
 
 
+async def test_the_withdrawal_link_is_made_with_the_signature(
+    client: httpx.AsyncClient, db: asyncpg.Connection, mailbox: Mailbox
+) -> None:
+    """Stored by the signing itself: the mail worker finds it and does not rewrite the row (a
+    second version of every new signature, all its indexes with it, in a rush)."""
+    address = unique_email("link-at-signing")
+    await sign(client, address, "Lien")
+    query = "SELECT withdraw_hash, xmin::text AS version FROM signatures WHERE email = $1"
+    stored = await db.fetchrow(query, address)
+    assert stored["withdraw_hash"] is not None
+    [message] = await mailbox.wait_for(address)
+    token = links(message)["retirer"].rsplit("/", 1)[1]
+    assert hashlib.sha256(token.encode()).digest() == stored["withdraw_hash"]
+    assert await db.fetchrow(query, address) == stored
+
+
+async def test_a_signature_without_a_link_gets_one_with_its_email(
+    db: asyncpg.Connection, mailbox: Mailbox
+) -> None:
+    """Signatures written before signings made the link: the mail worker makes it."""
+    address = unique_email("link-later")
+    signature_id = await db.fetchval(
+        """INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate,
+                                  territory_level, territory_code, letter_version)
+           SELECT id, $1, 'Ancien', 'Lien', 'maire', 'commune', '38185', current_version
+           FROM campaigns WHERE slug = $2
+           RETURNING id""",
+        address,
+        SLUG,
+    )
+    await db.execute(
+        "INSERT INTO outbox (template, recipient, signature_id) VALUES ('already_signed', $1, $2)",
+        address,
+        signature_id,
+    )
+    [message] = await mailbox.wait_for(address)
+    token = links(message)["retirer"].rsplit("/", 1)[1]
+    stored = await db.fetchval("SELECT withdraw_hash FROM signatures WHERE id = $1", signature_id)
+    assert hashlib.sha256(token.encode()).digest() == stored
+
+
 async def test_the_privacy_notice_says_what_is_done(client: httpx.AsyncClient) -> None:
     """The delays are the settings the purge applies (defaults here: 30 days, 6 months, 7 days)."""
     page = await client.get("/confidentialite")

@@ -39,10 +39,13 @@ RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
           o.mailing_id, o.invitation_id;
 
 -- name: outbox_context
--- What the templates need about the signature a message is for ($2: its token, may be NULL).
+-- What the templates need about the signature a message is for ($2: its token, may be NULL),
+-- with its withdrawal link's salt (NULL for a signature written before signings made one, or
+-- erased: `erased` tells which).
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level,
        t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
-       c.title AS campaign_title, tok.salt AS token_salt
+       c.title AS campaign_title, tok.salt AS token_salt, s.withdraw_salt,
+       s.anonymised_at IS NOT NULL AS erased
 FROM signatures s
 JOIN campaigns c ON c.id = s.campaign_id
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
@@ -51,9 +54,14 @@ WHERE s.id = $1;
 
 -- name: outbox_mark_sent
 -- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
-UPDATE outbox
+-- Sent: the messages whose sends ended together ($1 their ids, $2 their attempts), in one
+-- statement and one commit (a commit per message was the mail worker's main cost in a rush);
+-- rows: those recorded.
+UPDATE outbox o
 SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL
-WHERE id = $1 AND status = 'sending' AND attempts = $2;
+FROM unnest($1::bigint[], $2::integer[]) AS d (id, attempts)
+WHERE o.id = d.id AND o.status = 'sending' AND o.attempts = d.attempts
+RETURNING o.id;
 
 -- name: outbox_mark_retry
 UPDATE outbox

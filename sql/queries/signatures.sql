@@ -5,13 +5,17 @@
 -- one statement, so one round trip and one (implicit) transaction. No row when the address has
 -- already signed the campaign. $12: token salt, $13: token hash, $14: validity in days.
 -- $15: version of the consent wording (stored with the time when `public`), $16: suspect,
--- $17: the reasons (campaign/abuse.py).
+-- $17: the reasons (campaign/abuse.py). $18, $19: salt and hash of the withdrawal link, which
+-- every email about the signature carries (made here rather than by the mail worker, which
+-- would otherwise rewrite each new row, all its indexes with it, to store them).
 WITH signature AS (
     INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
                             territory_code, public, comment, ref, letter_version, emails_sent,
-                            consent_version, consent_at, suspect, suspect_reasons)
+                            consent_version, consent_at, suspect, suspect_reasons,
+                            withdraw_salt, withdraw_hash)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1,
-            CASE WHEN $8 THEN $15::integer END, CASE WHEN $8 THEN now() END, $16, $17::text[])
+            CASE WHEN $8 THEN $15::integer END, CASE WHEN $8 THEN now() END, $16, $17::text[],
+            $18, $19)
     ON CONFLICT (campaign_id, email) DO NOTHING
     RETURNING id
 ), token AS (
@@ -29,7 +33,7 @@ RETURNING signature_id;
 -- the tokens in days, $4 version of the consent wording; then one array element per signing, in
 -- order: $5 address, $6 given name, $7 family name, $8 mandate, $9 territory level, $10 its code,
 -- $11 public, $12 comment, $13 ref, $14 token salt, $15 token hash, $16 the reasons to flag it,
--- comma-separated ('' when clean). Rows: the position (1-based) of each signing that created its
+-- comma-separated ('' when clean), $17 withdrawal link salt, $18 its hash. Rows: the position (1-based) of each signing that created its
 -- signature. An address given twice in the batch is created by its first signing; the others,
 -- like addresses that had already signed, get no row (sign_existing then handles them).
 -- Inserted in address order, so two batches at once cannot deadlock on the same addresses. No
@@ -37,10 +41,11 @@ RETURNING signature_id;
 WITH wanted AS (
     SELECT DISTINCT ON (u.email) u.*
     FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                $11::boolean[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::text[])
+                $11::boolean[], $12::text[], $13::text[], $14::bytea[], $15::bytea[], $16::text[],
+                $17::bytea[], $18::bytea[])
          WITH ORDINALITY AS u (email, given_name, family_name, mandate, territory_level,
                                territory_code, public, comment, ref, salt, token_hash, reasons,
-                               item)
+                               withdraw_salt, withdraw_hash, item)
     ORDER BY u.email, u.item
 ), quiet AS (
     -- No NOTIFY at this commit: the writer wakes the mail workers (migration 0009). And the
@@ -53,11 +58,12 @@ WITH wanted AS (
 ), signature AS (
     INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
                             territory_code, public, comment, ref, letter_version, emails_sent,
-                            consent_version, consent_at, suspect, suspect_reasons)
+                            consent_version, consent_at, suspect, suspect_reasons,
+                            withdraw_salt, withdraw_hash)
     SELECT $1, w.email, w.given_name, w.family_name, w.mandate, w.territory_level,
            w.territory_code, w.public, w.comment, w.ref, $2, 1,
            CASE WHEN w.public THEN $4::integer END, CASE WHEN w.public THEN now() END,
-           w.reasons <> '', string_to_array(w.reasons, ',')
+           w.reasons <> '', string_to_array(w.reasons, ','), w.withdraw_salt, w.withdraw_hash
     FROM wanted w
     CROSS JOIN quiet
     ORDER BY w.email
