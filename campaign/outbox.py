@@ -261,6 +261,7 @@ class MailWorker:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            await self._sender.close()
 
     async def run_once(self) -> int:
         """Claims one batch and delivers it; returns how many messages were processed."""

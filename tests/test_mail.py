@@ -845,3 +845,77 @@ async def test_sender_reports_a_dropped_connection_as_temporary() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def _message(recipient: str) -> EmailMessage:
+    return build_message(
+        RenderedEmail(subject="s", text="t", html="h"),
+        sender="lettre@jouer-collectif.example",
+        recipient=recipient,
+        message_id_domain="jouer-collectif.example",
+    )
+
+
+async def test_sender_keeps_its_connection_between_messages(smtp: SmtpServer) -> None:
+    """One connection for messages sent one after the other, or side by side as many as were
+    open; QUIT on close."""
+    sender = SmtpSender(smtp.url)
+    for n in range(3):
+        await sender.send(_message(f"suite-{n}@mairie-exemple.fr"))
+    assert sender.connections == 1
+    await asyncio.gather(*(sender.send(_message(f"ensemble-{n}@x.fr")) for n in range(4)))
+    await asyncio.gather(*(sender.send(_message(f"encore-{n}@x.fr")) for n in range(4)))
+    assert sender.connections == 4
+    await sender.close()
+    await sender.send(_message("apres@mairie-exemple.fr"))
+    assert sender.connections == 5
+    await sender.close()
+    received = ["suite-0", "suite-1", "suite-2", "apres"]
+    assert all(smtp.recorder.count(f"{r}@mairie-exemple.fr") == 1 for r in received)
+    assert sum(smtp.recorder.count(f"ensemble-{n}@x.fr") for n in range(4)) == 4
+
+
+@pytest.mark.parametrize("goodbye", [b"421 4.4.2 Trop long sans rien\r\n", b""])
+async def test_sender_takes_a_new_connection_when_the_kept_one_was_dropped(
+    goodbye: bytes,
+) -> None:
+    """A relay that ends an idle connection (with a 421, or silently) when the next message
+    comes: the message goes on a new connection, sent once."""
+    delivered: list[bytes] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 relais\r\n")
+        messages = 0
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb == b"MAIL" and messages == 1:  # idle too long, says the relay
+                writer.write(goodbye)
+                await writer.drain()
+                break
+            if verb == b"DATA":
+                writer.write(b"354 go\r\n")
+                await writer.drain()
+                body = await reader.readuntil(b"\r\n.\r\n")
+                delivered.append(body)
+                messages += 1
+                writer.write(b"250 2.0.0 ok\r\n")
+            elif verb == b"QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                writer.write(b"250 ok\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        sender = SmtpSender(f"smtp://127.0.0.1:{port}")
+        await sender.send(_message("premier@mairie-exemple.fr"))
+        await sender.send(_message("second@mairie-exemple.fr"))
+        assert sender.connections == 2
+        assert len(delivered) == 2 and b"second@mairie-exemple.fr" in delivered[1]
+        await sender.close()
+    finally:
+        server.close()
+        await server.wait_closed()
