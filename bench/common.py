@@ -459,10 +459,11 @@ class CpuAccount:
         if name in ("wrk", "pgbench", "py-spy"):
             return name
         with contextlib.suppress(psutil.Error):
-            chain = [proc.pid] + [p.pid for p in proc.parents()]
-            for group, pids in self.ours.items():
-                if any(pid in pids for pid in chain):
-                    return group
+            # The nearest ancestor decides: the mail worker is the benchmark's child, not its.
+            for pid in [proc.pid] + [p.pid for p in proc.parents()]:
+                for group, pids in self.ours.items():
+                    if pid in pids:
+                        return group
         return "foreign"
 
     def _sample(self) -> None:

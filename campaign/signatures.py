@@ -134,6 +134,13 @@ async def sign_new_many(
     return [n in made for n in range(1, len(reqs) + 1)]
 
 
+async def merge_search_pending(conn: asyncpg.Connection) -> int:
+    """Merges the new signatures waiting in the search index's pending list (migration 0010);
+    returns the pages merged."""
+    pages: int = await conn.fetchval(Q["merge_search_pending"])
+    return pages
+
+
 async def sign_existing(
     conn: asyncpg.Connection,
     settings: Settings,

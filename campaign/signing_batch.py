@@ -10,7 +10,9 @@ in a rush. A batch is the anti-abuse counting of all its signings in one stateme
 signatures, tokens and emails in another; each signing's request is answered once its batch has
 committed, so a 202 still means the signature is stored; the mail workers are woken after the
 commit, not by it (migration 0009), once for the batches of 50 ms. Signings of an address that
-had already signed go on one by one, as before (campaign/signatures.py: `sign_existing`).
+had already signed go on one by one, as before (campaign/signatures.py: `sign_existing`). Every
+MERGE_EVERY signatures written, the search index's pending list is merged in the background, so
+that no batch has to (migration 0010).
 
 Judged one by one: signings written together are counted against the limits as if they had come
 one after the other, and the same address twice in a batch is created by the first and refreshed
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 # How long the mail workers' wake-up waits, so that it covers the batches committed meanwhile.
 WAKE_DELAY = 0.05
 
+# Signatures written between two merges of the search index's pending list (about 1 MB of it).
+MERGE_EVERY = 500
+
 # A batch's own failure, not the database's: worth retrying its signings one by one.
 _DATA_ERRORS = (
     asyncpg.DataError,
@@ -59,7 +64,13 @@ class SigningBatcher:
     """Per process; `sign` is what handlers call. Holds no signing once they are answered."""
 
     def __init__(
-        self, pool: asyncpg.Pool, settings: Settings, *, max_batch: int = 128, flushers: int = 2
+        self,
+        pool: asyncpg.Pool,
+        settings: Settings,
+        *,
+        max_batch: int = 128,
+        flushers: int = 2,
+        merge_every: int | None = MERGE_EVERY,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -69,8 +80,12 @@ class SigningBatcher:
         self._flushing = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._waking: asyncio.Task[None] | None = None
+        self._merge_every = merge_every
+        self._unmerged = 0  # signatures written since the last merge was started
+        self._merging: asyncio.Task[None] | None = None
         self.batches = 0  # written so far (tests, benchmarks)
         self.largest = 0
+        self.merges = 0  # of the search index's pending list, done so far
 
     async def sign(
         self, campaign: Campaign, req: SigningRequest, signals: abuse.Signals
@@ -146,6 +161,16 @@ class SigningBatcher:
             self._waking = asyncio.create_task(self._wake_mail_workers())
             self._tasks.add(self._waking)  # kept until done (the loop holds tasks weakly)
             self._waking.add_done_callback(self._tasks.discard)
+        self._unmerged += sum(created)
+        if (
+            self._merge_every is not None
+            and self._unmerged >= self._merge_every
+            and self._merging is None
+        ):
+            self._unmerged = 0
+            self._merging = asyncio.create_task(self._merge_search_pending())
+            self._tasks.add(self._merging)
+            self._merging.add_done_callback(self._tasks.discard)
         for s, flags, made in zip(batch, assessed, created, strict=True):
             if not s.done.done():
                 s.done.set_result((flags, made))
@@ -161,6 +186,19 @@ class SigningBatcher:
                 await conn.execute(Q["wake_mail_workers"])
         except Exception as exc:
             log.warning("could not wake the mail workers (%s): they will poll", exc)
+
+    async def _merge_search_pending(self) -> None:
+        """Merges the search index's pending list (migration 0010). If it cannot (the service's
+        role does not own the index), autovacuum and the inserts themselves still do."""
+        try:
+            async with self._pool.acquire() as conn:
+                await signatures.merge_search_pending(conn)
+            self.merges += 1
+        except Exception as exc:
+            log.warning("could not merge the search index's pending list (%s)", exc)
+            self._merge_every = None  # not worth trying again in this process
+        finally:
+            self._merging = None
 
 
 def _fail(batch: list[_Signing], exc: BaseException) -> None:

@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from campaign import abuse, db
+from campaign import abuse, db, signatures
 from campaign.campaigns import Campaign, list_campaigns
 from campaign.settings import Settings, load_settings
 from campaign.signatures import SignOutcome
@@ -275,3 +275,28 @@ async def test_mail_workers_are_woken_once_after_the_batches_not_by_each_commit(
         assert heard[0] - committed < 0.5
     finally:
         await listener.close()
+
+
+async def test_the_search_index_is_merged_in_the_background_every_so_many_signatures(
+    pool: asyncpg.Pool, campaign: Campaign, index: TerritoryIndex, tmp_path: Path
+) -> None:
+    """The new signatures wait in the search index's pending list; merging it is left to no
+    signing (migration 0010): the batcher does it in the background every `merge_every`."""
+
+    async def sign_twenty(batcher: SigningBatcher) -> None:
+        reqs = [request(index, unique_email("index")) for _ in range(20)]
+        await asyncio.gather(*(batcher.sign(campaign, r, signals()) for r in reqs))
+
+    async with pool.acquire() as conn:
+        await signatures.merge_search_pending(conn)  # from an empty list
+        await sign_twenty(SigningBatcher(pool, settings_with(tmp_path), merge_every=None))
+        assert await signatures.merge_search_pending(conn) > 0, "they waited in the list"
+
+        batcher = SigningBatcher(pool, settings_with(tmp_path), merge_every=10)
+        await sign_twenty(batcher)
+        for _ in range(200):
+            if batcher.merges:
+                break
+            await asyncio.sleep(0.01)
+        assert batcher.merges == 1
+        assert await signatures.merge_search_pending(conn) == 0, "merged already"

@@ -86,6 +86,11 @@ SELECT w.item
 FROM signature s
 JOIN wanted w ON w.email = s.email;
 
+-- name: merge_search_pending
+-- The new signatures waiting in the search index's pending list, merged into it (migration
+-- 0010): outside any signing, so that no signing waits for it. Rows: the pending pages merged.
+SELECT gin_clean_pending_list('signatures_admin_search'::regclass) AS pages;
+
 -- name: lock_signature_by_email
 SELECT id, status, emails_sent FROM signatures
 WHERE campaign_id = $1 AND email = $2
