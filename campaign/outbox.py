@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any
 
 import asyncpg
@@ -419,7 +419,7 @@ class MailWorker:
             )
         return recorded
 
-    async def _build(self, mail: ClaimedMail) -> EmailMessage:
+    async def _build(self, mail: ClaimedMail) -> Message:
         context = await self._context(mail)
         try:
             rendered = self._renderer.render(mail.template, context)

@@ -28,7 +28,7 @@ from litestar.testing import AsyncTestClient
 
 from campaign import outbox, tokens
 from campaign.devmail import DevMailController
-from campaign.mail import MailRenderer, RenderedEmail, SmtpSender, build_message
+from campaign.mail import MailRenderer, RenderedEmail, SmtpSender, build_message, flatten
 from campaign.mailsink import MailSink, free_port
 from campaign.outbox import MailWorker
 from campaign.settings import PROJECT_ROOT, Settings, load_settings
@@ -693,17 +693,57 @@ def test_renderer_escapes_html_only(tmp_path: Path) -> None:
         MailRenderer(tmp_path).render("hello", {})
 
 
-def test_message_is_utf8_multipart_alternative() -> None:
-    rendered = RenderedEmail(subject="Élus : signez « la lettre »", text="Texte é", html="<p>é</p>")
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Élus : signez « la lettre »",
+        "Merci d’avoir signé « Jouer collectif », la lettre aux élus locaux : confirmez "
+        "votre signature pour qu’elle compte dans votre territoire",
+        "Plain subject",
+    ],
+)
+def test_message_is_utf8_multipart_alternative(subject: str) -> None:
+    text = "Texte é, « guillemets » et une ligne très longue " * 5 + "\nfin\n"
+    rendered = RenderedEmail(subject=subject, text=text, html="<p>é</p>")
     message = build_message(
-        rendered, sender="Lettre <l@exemple.fr>", recipient="a@b.fr", message_id_domain="exemple.fr"
+        rendered,
+        sender="Collectif Élus <l@exemple.fr>",
+        recipient="a@b.fr",
+        message_id_domain="exemple.fr",
+        headers={"List-Unsubscribe": f"<https://exemple.fr/retirer/{'a' * 100}>"},
     )
-    parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
-    assert parsed["Subject"] == "Élus : signez « la lettre »"
+    raw = flatten(message)
+    assert raw.isascii()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert parsed["Subject"] == subject
+    assert parsed["From"] == "Collectif Élus <l@exemple.fr>"
+    assert parsed["To"] == "a@b.fr"
     assert parsed["Message-ID"].endswith("@exemple.fr>")
+    # Not folded: a mail client would read it with a space before the link.
+    assert parsed["List-Unsubscribe"] == f"<https://exemple.fr/retirer/{'a' * 100}>"
     assert parsed.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert all(p.get_content_charset() == "utf-8" for p in parsed.iter_parts())
+    plain = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert plain.replace("\r\n", "\n") == text  # CRLF on the wire
+    assert parsed.get_body(("html",)).get_content() == "<p>é</p>"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("header", ["Subject", "List-Unsubscribe"])
+def test_a_line_break_in_a_header_is_refused(header: str) -> None:
+    values = {"subject": "Objet", "headers": {"List-Unsubscribe": "<https://exemple.fr/r>"}}
+    if header == "Subject":
+        values["subject"] = "Objet\r\nBcc: victime@exemple.fr"
+    else:
+        values["headers"] = {"List-Unsubscribe": "<https://x>\nBcc: victime@exemple.fr"}
+    with pytest.raises(ValueError, match=header):
+        build_message(
+            RenderedEmail(subject=str(values["subject"]), text="t", html="h"),
+            sender="l@exemple.fr",
+            recipient="a@b.fr",
+            message_id_domain="exemple.fr",
+            headers=values["headers"],  # type: ignore[arg-type]
+        )
 
 
 def test_smtp_url_is_parsed() -> None:
