@@ -112,7 +112,16 @@ async def create_pool(
     acquire_timeout: float | None = 5.0,
 ) -> asyncpg.Pool:
     """The process's pool. `command_timeout` bounds every query (asyncpg cancels it on the
-    server); `acquire_timeout` bounds waiting for a connection and opening one."""
+    server); `acquire_timeout` bounds waiting for a connection and opening one.
+
+    Every statement is planned for its parameters and the tables as they are
+    (`plan_cache_mode=force_custom_plan`). asyncpg prepares each query once per connection, and
+    PostgreSQL then keeps a generic plan made from the statistics of that moment: made while a
+    table was nearly empty (a new campaign, the start of a rush), it reads the whole table at
+    every execution until the next ANALYZE: the mail worker's claims and records and the
+    limits' campaign-wide sum read all of the outbox or of the counters, 59 million rows in
+    20 s of signing (bench/RESULTS.md). Planning each time costs far less than that.
+    """
     pool = TimedPool(
         dsn,
         acquire_timeout=acquire_timeout,
@@ -126,6 +135,7 @@ async def create_pool(
         command_timeout=command_timeout,
         timeout=acquire_timeout or 60.0,  # connecting (a new connection of the pool)
         reset=_keep_session,
+        server_settings={"plan_cache_mode": "force_custom_plan"},
     )
     await pool
     return pool

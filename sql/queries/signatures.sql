@@ -48,13 +48,10 @@ WITH wanted AS (
                                withdraw_salt, withdraw_hash, item)
     ORDER BY u.email, u.item
 ), quiet AS (
-    -- No NOTIFY at this commit: the writer wakes the mail workers (migration 0009). And the
-    -- foreign-key checks of the rows written (token → signature, email → both) planned for the
-    -- tables as they are: they are cached plans of the backend, and planned while the tables
-    -- were nearly empty they stayed sequential scans as a rush filled them (until an autovacuum
-    -- ANALYZE): every signing read every signature three times (bench/RESULTS.md).
-    SELECT set_config('campaign.outbox_notify', 'off', true) AS notify,
-           set_config('plan_cache_mode', 'force_custom_plan', true) AS plans
+    -- No NOTIFY at this commit: the writer wakes the mail workers (migration 0009). (The
+    -- foreign-key checks of the rows written are planned for the tables as they are, like
+    -- every statement of the pool: campaign/db.py, create_pool.)
+    SELECT set_config('campaign.outbox_notify', 'off', true) AS notify
 ), signature AS (
     INSERT INTO signatures (campaign_id, email, given_name, family_name, mandate, territory_level,
                             territory_code, public, comment, ref, letter_version, emails_sent,
