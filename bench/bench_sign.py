@@ -26,7 +26,9 @@ from common import (
     CpuAccount,
     Postgres,
     SmtpSink,
+    TableReads,
     campaign_server,
+    checkpoint,
     disturbed,
     dump,
     fetch,
@@ -122,6 +124,7 @@ def main() -> None:
         for name, text in variants.items():
             script = pg.tmp / f"{name}.pgbench.sql"
             script.write_text(text)
+            checkpoint(pg.dsn)
             wait_quiet()
             log(f"baseline: pgbench on {name}")
             cpu = CpuAccount(postgres=[pg.pid], smtp_sink=[sink.proc.pid], bench=[os.getpid()])
@@ -165,6 +168,7 @@ def main() -> None:
                 seconds=args.warmup,
                 args=[run + "w", str(codes_file)],
             )
+            checkpoint(pg.dsn)
             wait_quiet()
             log("figure: wrk on the API")
             cpu = CpuAccount(
@@ -175,6 +179,8 @@ def main() -> None:
                 **({"mail_worker": mailer} if mailer else {}),
             )
             cpu.start()
+            reads = TableReads(pg.dsn)
+            reads.start()
             profiler = start_profiler(srv, args.profile, args.seconds)
             fig = wrk(
                 url,
@@ -185,6 +191,8 @@ def main() -> None:
                 args=[run, str(codes_file)],
             )
             fig["cpu_share"] = cpu.stop()
+            fig["postgres_reads"] = reads.stop()
+            fig["checkpoints_started"] = reads.checkpoints()
             stop_profiler(profiler)
             log(f"wrk: {fig['rps']:.0f} req/s, p99 {fig['latency_us']['p99'] / 1000:.1f} ms")
             # The backlog of the peak must not weigh on what follows.
@@ -192,6 +200,7 @@ def main() -> None:
             paced = None
             if args.rate:
                 # The latency a signer sees at a given rate (not the saturation point).
+                checkpoint(pg.dsn)
                 wait_quiet()
                 pause_ms = max(0, int(args.connections / args.rate * 1000) - 5)
                 log(f"paced: about {args.rate} signatures/s")

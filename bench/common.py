@@ -87,6 +87,14 @@ def wait_quiet(threshold: float = 0.10, window: float = 3.0, max_wait: float = 9
     return time.monotonic() - start
 
 
+def checkpoint(dsn: str) -> None:
+    """A CHECKPOINT before each measurement: every figure and every baseline starts with no
+    checkpoint under way. The WAL written by what came before (a baseline's 50,000 signings)
+    would otherwise start one during the next measurement, whose commits then wait on a disk
+    busy writing the checkpoint (p99 31 → 66 ms while one runs, bench/RESULTS.md)."""
+    fetch(dsn, "CHECKPOINT")
+
+
 def disturbed(cpu_share: dict[str, float], limit: float = 0.10) -> bool:
     """Another workload took more than `limit` of the machine during a measurement."""
     return cpu_share.get("foreign", 0.0) > limit
@@ -432,6 +440,57 @@ def mail_worker(pg: Postgres, sink: SmtpSink, base_url: str) -> Iterator[subproc
             yield proc
         finally:
             _interrupt(proc)
+
+
+# -- where PostgreSQL reads --------------------------------------------------------------------
+
+_TABLE_READS = """SELECT relname AS name, seq_scan, seq_tup_read, idx_scan, idx_tup_fetch
+                  FROM pg_stat_user_tables"""
+_INDEX_READS = "SELECT indexrelname AS name, idx_scan, idx_tup_read FROM pg_stat_user_indexes"
+
+
+class TableReads:
+    """What PostgreSQL read, per table and per index, between `start` and `stop`: the rows of a
+    plan gone wrong show here (an index or a table read whole at every statement)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._before: dict[str, dict[str, int]] = {}
+        self._checkpoints = 0
+
+    def _snapshot(self) -> dict[str, dict[str, int]]:
+        rows = fetch(self.dsn, _TABLE_READS) + fetch(self.dsn, _INDEX_READS)
+        return {
+            ("index " if "seq_scan" not in r else "table ") + r["name"]: {
+                k: int(v or 0) for k, v in dict(r).items() if k != "name"
+            }
+            for r in rows
+        }
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+        self._checkpoints = self._checkpoints_started()
+
+    def _checkpoints_started(self) -> int:
+        return int(fetchval(self.dsn, "SELECT num_timed + num_requested FROM pg_stat_checkpointer"))
+
+    def checkpoints(self) -> int:
+        """Checkpoints started since `start` (their writes slow the commits down)."""
+        return self._checkpoints_started() - self._checkpoints
+
+    def stop(self, top: int = 8) -> dict[str, dict[str, int]]:
+        """The `top` tables and indexes by rows read, with their counts in the interval."""
+        after = self._snapshot()
+        delta = {
+            name: {k: v - self._before.get(name, {}).get(k, 0) for k, v in counts.items()}
+            for name, counts in after.items()
+        }
+
+        def rows_read(d: dict[str, int]) -> int:
+            return d.get("seq_tup_read", 0) + d.get("idx_tup_read", 0)
+
+        ranked = sorted(delta.items(), key=lambda item: rows_read(item[1]), reverse=True)
+        return {name: d for name, d in ranked[:top] if rows_read(d)}
 
 
 # -- where the CPU goes ------------------------------------------------------------------------
