@@ -319,3 +319,37 @@ async def test_the_pool_plans_every_statement_for_the_tables_as_they_are(
             "EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) EXECUTE " + find.get_name() + "(42)"
         )
     assert "Seq Scan" not in str(plan)
+
+
+async def test_what_a_crash_may_lose_is_committed_without_waiting_for_the_disk(
+    pool: asyncpg.Pool, campaign: Campaign, tmp_path: Path
+) -> None:
+    """The limits' counters and the mail worker's claims and records: one disk flush less each
+    (a crash loses at most a few counts, or sends a message again); the signatures themselves
+    wait for it, a 202 means stored."""
+    settings = settings_with(tmp_path)
+    statements = {
+        "abuse_assess_batch": lambda conn: abuse.assess_many(
+            conn, settings, campaign.id, [(unique_email("flush"), signals())]
+        ),
+        "outbox_claim": lambda conn: conn.fetch(db.Q["outbox_claim"], 0, 60.0),
+        "outbox_mark_sent": lambda conn: conn.fetch(db.Q["outbox_mark_sent"], [sending], [1]),
+    }
+    async with pool.acquire() as conn:
+        # Being sent by a worker that holds it for an hour: no other worker takes it.
+        sending = await conn.fetchval(
+            """INSERT INTO outbox (template, recipient, status, attempts, locked_until)
+               VALUES ('confirm', $1, 'sending', 1, now() + interval '1 hour') RETURNING id""",
+            unique_email("flush"),
+        )
+        for name, run in statements.items():
+            async with conn.transaction():
+                await run(conn)
+                assert await conn.fetchval("SHOW synchronous_commit") == "off", name
+            assert await conn.fetchval("SHOW synchronous_commit") == "on", name
+        async with conn.transaction():
+            await signatures.sign_new_many(conn, settings, campaign, [])
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"
+        assert await conn.fetchval(
+            "DELETE FROM outbox WHERE id = $1 RETURNING status", sending
+        ) == ("sent")

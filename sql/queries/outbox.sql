@@ -12,7 +12,11 @@ RETURNING id;
 -- the mailing's rate. Two index scans (outbox_due_single, outbox_leased) that stop at $1 rows:
 -- one query with both conditions OR-ed read the whole table (sent messages included) and sorted
 -- every due message at each claim, ~10 ms at 60,000 rows, many times a second in a rush.
-WITH queued AS (
+-- Committed without waiting for the disk: a claim lost in a crash leaves the message queued,
+-- to be claimed again (as at-least-once delivery already allows).
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), queued AS (
     SELECT id FROM outbox
     WHERE status = 'queued' AND NOT bulk AND next_attempt_at <= now()
     ORDER BY next_attempt_at, id
@@ -33,7 +37,7 @@ UPDATE outbox o
 SET status = 'sending',
     attempts = o.attempts + 1,
     locked_until = now() + make_interval(secs => $2)
-FROM due
+FROM due CROSS JOIN relaxed
 WHERE o.id = due.id
 RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
           o.mailing_id, o.invitation_id;
@@ -56,10 +60,15 @@ WHERE s.id = $1;
 -- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
 -- Sent: the messages whose sends ended together ($1 their ids, $2 their attempts), in one
 -- statement and one commit (a commit per message was the mail worker's main cost in a rush);
--- rows: those recorded.
+-- rows: those recorded. Committed without waiting for the disk: lost in a crash, the record
+-- leaves the message `sending` until its lease ends, then it is sent again, with the same
+-- Message-ID (at least once, as when a worker dies mid-send).
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+)
 UPDATE outbox o
 SET status = 'sent', sent_at = now(), locked_until = NULL, last_error = NULL
-FROM unnest($1::bigint[], $2::integer[]) AS d (id, attempts)
+FROM unnest($1::bigint[], $2::integer[]) AS d (id, attempts) CROSS JOIN relaxed
 WHERE o.id = d.id AND o.status = 'sending' AND o.attempts = d.attempts
 RETURNING o.id;
 
