@@ -27,6 +27,7 @@ from common import (
     Postgres,
     SmtpSink,
     TableReads,
+    WaitSampler,
     campaign_server,
     checkpoint,
     disturbed,
@@ -181,6 +182,8 @@ def main() -> None:
             cpu.start()
             reads = TableReads(pg.dsn)
             reads.start()
+            waits = WaitSampler(pg.dsn)
+            waits.start()
             profiler = start_profiler(srv, args.profile, args.seconds)
             fig = wrk(
                 url,
@@ -191,6 +194,7 @@ def main() -> None:
                 args=[run, str(codes_file)],
             )
             fig["cpu_share"] = cpu.stop()
+            fig["postgres_waits"] = waits.stop()
             fig["postgres_reads"] = reads.stop()
             fig["checkpoints_started"] = reads.checkpoints()
             stop_profiler(profiler)

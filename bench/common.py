@@ -7,6 +7,7 @@ temporary folder, deleted at the end.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -491,6 +492,51 @@ class TableReads:
 
         ranked = sorted(delta.items(), key=lambda item: rows_read(item[1]), reverse=True)
         return {name: d for name, d in ranked[:top] if rows_read(d)}
+
+
+class WaitSampler:
+    """What PostgreSQL's busy backends are doing, sampled every 10 ms from another connection
+    (pg_stat_activity): on the CPU, or waiting (for the WAL to reach the disk, a lock, a buffer),
+    per statement (its first comment line names it). Shares of the samples, largest first."""
+
+    _QUERY = """SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS doing,
+                       split_part(query, E'\\n', 1) AS statement
+                FROM pg_stat_activity
+                WHERE backend_type = 'client backend' AND state = 'active'
+                  AND pid <> pg_backend_pid()"""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        async def sample() -> None:
+            conn = await asyncpg.connect(self.dsn)
+            try:
+                while not self._stop.is_set():
+                    for r in await conn.fetch(self._QUERY):
+                        self._counts[(r["statement"][:60], r["doing"])] += 1
+                    await asyncio.sleep(0.01)
+            finally:
+                await conn.close()
+
+        asyncio.run(sample())
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self, top: int = 12) -> list[dict[str, Any]]:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        total = sum(self._counts.values()) or 1
+        return [
+            {"statement": statement, "doing": doing, "share": round(n / total, 3)}
+            for (statement, doing), n in self._counts.most_common(top)
+        ]
 
 
 # -- where the CPU goes ------------------------------------------------------------------------

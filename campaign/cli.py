@@ -140,6 +140,7 @@ async def _run_worker(settings: Settings) -> None:
         max_size=4,
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
+        custom_plans=True,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -110,17 +110,20 @@ async def create_pool(
     max_size: int = 10,
     command_timeout: float | None = 10.0,
     acquire_timeout: float | None = 5.0,
+    custom_plans: bool = False,
 ) -> asyncpg.Pool:
-    """The process's pool. `command_timeout` bounds every query (asyncpg cancels it on the
+    """A pool of the process. `command_timeout` bounds every query (asyncpg cancels it on the
     server); `acquire_timeout` bounds waiting for a connection and opening one.
 
-    Every statement is planned for its parameters and the tables as they are
-    (`plan_cache_mode=force_custom_plan`). asyncpg prepares each query once per connection, and
-    PostgreSQL then keeps a generic plan made from the statistics of that moment: made while a
-    table was nearly empty (a new campaign, the start of a rush), it reads the whole table at
-    every execution until the next ANALYZE: the mail worker's claims and records and the
-    limits' campaign-wide sum read all of the outbox or of the counters, 59 million rows in
-    20 s of signing (bench/RESULTS.md). Planning each time costs far less than that.
+    `custom_plans`: every statement is planned for its parameters and the tables as they are
+    (`plan_cache_mode=force_custom_plan`), for the writes of a rush (signing batches, the mail
+    worker). asyncpg prepares each query once per connection, and PostgreSQL then keeps a
+    generic plan made from the statistics of that moment: made while a table was nearly empty
+    (a new campaign, the start of a rush), it reads the whole table at every execution until
+    the next ANALYZE: the mail worker's claims and records and the limits' campaign-wide sum
+    read all of the outbox or of the counters, 59 million rows in 20 s of signing
+    (bench/RESULTS.md). Not for every pool: planning each time cost confirming a third of its
+    throughput (its statements' plans do not go wrong as tables grow).
     """
     pool = TimedPool(
         dsn,
@@ -135,7 +138,7 @@ async def create_pool(
         command_timeout=command_timeout,
         timeout=acquire_timeout or 60.0,  # connecting (a new connection of the pool)
         reset=_keep_session,
-        server_settings={"plan_cache_mode": "force_custom_plan"},
+        server_settings={"plan_cache_mode": "force_custom_plan"} if custom_plans else None,
     )
     await pool
     return pool

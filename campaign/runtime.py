@@ -45,6 +45,9 @@ class Runtime:
     counts: CountsCache
     broadcaster: Broadcaster
     mail_sink: MailSink | None = None
+    writes: asyncpg.Pool | None = None
+    """The rush's writes (signing batches, the mail worker), planned for the tables as they are
+    (campaign/db.py); `pool` when not given."""
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
@@ -59,7 +62,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
         self.history = HistoryCache(self.pool, self.index)
-        self.signing = SigningBatcher(self.pool, self.settings)
+        self.signing = SigningBatcher(self.writes or self.pool, self.settings)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -95,6 +98,14 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
     )
+    writes = await db.create_pool(
+        dsn,
+        min_size=1,
+        max_size=6,
+        command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_acquire_timeout,
+        custom_plans=True,
+    )
     try:
         async with pool.acquire() as conn:
             index = await TerritoryIndex.load(conn)
@@ -108,6 +119,7 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             registry,
             counts,
             Broadcaster(dsn, counts, registry, keepalive=settings.sse_keepalive_seconds),
+            writes=writes,
         )
         try:
             await _start_tasks(runtime, run_worker)
@@ -120,6 +132,7 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             if runtime.mail_sink is not None:
                 runtime.mail_sink.stop()
     finally:
+        await writes.close()
         await pool.close()
 
 
@@ -135,7 +148,11 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
             runtime.mail_sink = MailSink()
             smtp_url = runtime.mail_sink.start()
         worker = MailWorker(
-            runtime.pool, runtime.dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url)
+            runtime.writes or runtime.pool,
+            runtime.dsn,
+            settings,
+            MailRenderer(EMAILS_DIR),
+            SmtpSender(smtp_url),
         )
         runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
         # Signatures are checked against the register after confirmation, never in a request.

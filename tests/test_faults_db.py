@@ -206,8 +206,10 @@ async def test_a_blackholed_database_connection_fails_within_the_timeouts_and_le
                 assert (await client.post(SIGN, json=body(unique_email()))).status_code == 202
                 assert (await client.get("/signataires")).status_code == 200
 
-            # No leak: every connection is back in the pool, the pool within its size, and
-            # PostgreSQL holds no more backends than the pool and the three listeners.
+            # No leak: every connection is back in its pool (the reads' and the writes'), each
+            # pool within its size, and PostgreSQL holds no more backends than the pools and
+            # the three listeners.
+            writes = app.state.runtime.writes
             deadline = loop.time() + 10
             while True:
                 backends = await admin.fetchval(
@@ -215,16 +217,18 @@ async def test_a_blackholed_database_connection_fails_within_the_timeouts_and_le
                     "WHERE datname = $1 AND pid <> pg_backend_pid()",
                     name,
                 )
-                settled = pool.get_idle_size() == pool.get_size() and backends <= (
-                    pool.get_size() + 3
-                )
+                settled = all(
+                    p.get_idle_size() == p.get_size() for p in (pool, writes)
+                ) and backends <= (pool.get_size() + writes.get_size() + 3)
                 if settled:
                     break
                 assert loop.time() < deadline, (
-                    f"pool {pool.get_size()} ({pool.get_idle_size()} idle), backends {backends}"
+                    f"pool {pool.get_size()} ({pool.get_idle_size()} idle), writes "
+                    f"{writes.get_size()} ({writes.get_idle_size()} idle), backends {backends}"
                 )
                 await asyncio.sleep(0.2)
             assert pool.get_size() <= pool.get_max_size()
+            assert writes.get_size() <= writes.get_max_size()
     finally:
         await admin.close()
         await proxy.close()
