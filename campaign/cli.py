@@ -134,14 +134,7 @@ async def _run_worker(settings: Settings) -> None:
             "campaign worker : SMTP_URL est requis (le bac à courrier intégré vit dans serve)."
         )
     dsn = db.database_url(settings)
-    pool = await db.create_pool(
-        dsn,
-        min_size=1,
-        max_size=4,
-        command_timeout=settings.db_command_timeout,
-        acquire_timeout=settings.db_acquire_timeout,
-        custom_plans=True,
-    )
+    pool = await db.create_writes_pool(dsn, settings, max_size=4)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

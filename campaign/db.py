@@ -73,6 +73,19 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or start_embedded_postgres(settings)
 
 
+async def create_writes_pool(dsn: str, settings: Settings, *, max_size: int) -> asyncpg.Pool:
+    """The pool of a rush's writes (signing batches, the mail worker): every statement planned
+    for the tables as they are (`create_pool`'s `custom_plans`)."""
+    return await create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        command_timeout=settings.db_command_timeout,
+        acquire_timeout=settings.db_acquire_timeout,
+        custom_plans=True,
+    )
+
+
 class TimedPool(asyncpg.Pool):  # type: ignore[misc]
     """A pool whose `acquire()` gives up after `acquire_timeout` seconds unless told otherwise.
 

@@ -98,14 +98,7 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
     )
-    writes = await db.create_pool(
-        dsn,
-        min_size=1,
-        max_size=6,
-        command_timeout=settings.db_command_timeout,
-        acquire_timeout=settings.db_acquire_timeout,
-        custom_plans=True,
-    )
+    writes = await db.create_writes_pool(dsn, settings, max_size=6)
     try:
         async with pool.acquire() as conn:
             index = await TerritoryIndex.load(conn)
