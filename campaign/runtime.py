@@ -44,10 +44,10 @@ class Runtime:
     campaigns: CampaignRegistry
     counts: CountsCache
     broadcaster: Broadcaster
-    mail_sink: MailSink | None = None
-    writes: asyncpg.Pool | None = None
+    writes: asyncpg.Pool
     """The rush's writes (signing batches, the mail worker), planned for the tables as they are
-    (campaign/db.py); `pool` when not given."""
+    (campaign/db.py, create_writes_pool)."""
+    mail_sink: MailSink | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
@@ -62,7 +62,7 @@ class Runtime:
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
         self.history = HistoryCache(self.pool, self.index)
-        self.signing = SigningBatcher(self.writes or self.pool, self.settings)
+        self.signing = SigningBatcher(self.writes, self.settings)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -112,7 +112,7 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             registry,
             counts,
             Broadcaster(dsn, counts, registry, keepalive=settings.sse_keepalive_seconds),
-            writes=writes,
+            writes,
         )
         try:
             await _start_tasks(runtime, run_worker)
@@ -141,11 +141,7 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
             runtime.mail_sink = MailSink()
             smtp_url = runtime.mail_sink.start()
         worker = MailWorker(
-            runtime.writes or runtime.pool,
-            runtime.dsn,
-            settings,
-            MailRenderer(EMAILS_DIR),
-            SmtpSender(smtp_url),
+            runtime.writes, runtime.dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url)
         )
         runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
         # Signatures are checked against the register after confirmation, never in a request.

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -97,9 +98,7 @@ class SigningBatcher:
         self._queue.append(_Signing(campaign, req, signals, done))
         if self._flushing < self._flushers:
             self._flushing += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._drain())
         # A request cancelled here (its client went away) cancels only its wait: the batch
         # it is in is written all the same.
         flags, created = await done
@@ -158,9 +157,7 @@ class SigningBatcher:
         self.batches += 1
         self.largest = max(self.largest, len(batch))
         if self._waking is None:
-            self._waking = asyncio.create_task(self._wake_mail_workers())
-            self._tasks.add(self._waking)  # kept until done (the loop holds tasks weakly)
-            self._waking.add_done_callback(self._tasks.discard)
+            self._waking = self._spawn(self._wake_mail_workers())
         self._unmerged += sum(created)
         if (
             self._merge_every is not None
@@ -168,12 +165,17 @@ class SigningBatcher:
             and self._merging is None
         ):
             self._unmerged = 0
-            self._merging = asyncio.create_task(self._merge_search_pending())
-            self._tasks.add(self._merging)
-            self._merging.add_done_callback(self._tasks.discard)
+            self._merging = self._spawn(self._merge_search_pending())
         for s, flags, made in zip(batch, assessed, created, strict=True):
             if not s.done.done():
                 s.done.set_result((flags, made))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        """A background task, kept referenced until it ends (the loop holds tasks weakly)."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _wake_mail_workers(self) -> None:
         """NOTIFY the mail workers of every process, outside the signings' transactions (their
