@@ -74,15 +74,16 @@ def database_url(settings: Settings) -> str:
 
 
 async def create_writes_pool(dsn: str, settings: Settings, *, max_size: int) -> asyncpg.Pool:
-    """The pool of a rush's writes (signing batches, the mail worker): every statement planned
-    for the tables as they are (`create_pool`'s `custom_plans`)."""
+    """The pool of a rush's writes (signing batches, the mail worker), apart from the reads':
+    a rush of signings never waits for a connection behind the pages' reads, nor they behind it.
+    Their plans follow the tables as a rush fills them: campaign/signing_batch.py,
+    ANALYZE_FIRST."""
     return await create_pool(
         dsn,
         min_size=1,
         max_size=max_size,
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
-        custom_plans=True,
     )
 
 
@@ -123,21 +124,9 @@ async def create_pool(
     max_size: int = 10,
     command_timeout: float | None = 10.0,
     acquire_timeout: float | None = 5.0,
-    custom_plans: bool = False,
 ) -> asyncpg.Pool:
     """A pool of the process. `command_timeout` bounds every query (asyncpg cancels it on the
-    server); `acquire_timeout` bounds waiting for a connection and opening one.
-
-    `custom_plans`: every statement is planned for its parameters and the tables as they are
-    (`plan_cache_mode=force_custom_plan`), for the writes of a rush (signing batches, the mail
-    worker). asyncpg prepares each query once per connection, and PostgreSQL then keeps a
-    generic plan made from the statistics of that moment: made while a table was nearly empty
-    (a new campaign, the start of a rush), it reads the whole table at every execution until
-    the next ANALYZE: the mail worker's claims and records and the limits' campaign-wide sum
-    read all of the outbox or of the counters, 59 million rows in 20 s of signing
-    (bench/RESULTS.md). Not for every pool: planning each time cost confirming a third of its
-    throughput (its statements' plans do not go wrong as tables grow).
-    """
+    server); `acquire_timeout` bounds waiting for a connection and opening one."""
     pool = TimedPool(
         dsn,
         acquire_timeout=acquire_timeout,
@@ -151,7 +140,6 @@ async def create_pool(
         command_timeout=command_timeout,
         timeout=acquire_timeout or 60.0,  # connecting (a new connection of the pool)
         reset=_keep_session,
-        server_settings={"plan_cache_mode": "force_custom_plan"} if custom_plans else None,
     )
     await pool
     return pool

@@ -45,7 +45,7 @@ class Runtime:
     counts: CountsCache
     broadcaster: Broadcaster
     writes: asyncpg.Pool
-    """The rush's writes (signing batches, the mail worker), planned for the tables as they are
+    """The rush's writes (signing batches, the mail worker), apart from the reads
     (campaign/db.py, create_writes_pool)."""
     mail_sink: MailSink | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)

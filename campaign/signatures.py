@@ -134,6 +134,11 @@ async def sign_new_many(
     return [n in made for n in range(1, len(reqs) + 1)]
 
 
+async def analyze_rush_tables(conn: asyncpg.Connection) -> None:
+    """ANALYZE of the tables a rush fills; their cached plans are made again (campaign/db.py)."""
+    await conn.execute(Q["analyze_rush_tables"])
+
+
 async def merge_search_pending(conn: asyncpg.Connection) -> int:
     """Merges the new signatures waiting in the search index's pending list (migration 0010);
     returns the pages merged."""

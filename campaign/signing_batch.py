@@ -12,7 +12,9 @@ committed, so a 202 still means the signature is stored; the mail workers are wo
 commit, not by it (migration 0009), once for the batches of 50 ms. Signings of an address that
 had already signed go on one by one, as before (campaign/signatures.py: `sign_existing`). Every
 MERGE_EVERY signatures written, the search index's pending list is merged in the background, so
-that no batch has to (migration 0010).
+that no batch has to (migration 0010). Each time the signatures this process has written double
+(ANALYZE_FIRST, then twice as many...), the tables a rush fills are analysed in the background
+(`signatures.analyze_rush_tables`): every connection's cached plans over them are made again.
 
 Judged one by one: signings written together are counted against the limits as if they had come
 one after the other, and the same address twice in a batch is created by the first and refreshed
@@ -25,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -44,6 +46,16 @@ WAKE_DELAY = 0.05
 
 # Signatures written between two merges of the search index's pending list (about 1 MB of it).
 MERGE_EVERY = 500
+
+# Signatures written before the first ANALYZE of the tables a rush fills; the next at twice as many.
+# PostgreSQL keeps the generic plan of a prepared statement (asyncpg prepares every query) until
+# the statistics of its tables change; made while a table was nearly empty (a new campaign, the
+# start of a rush), it reads the whole table at every execution: the foreign-key checks of the
+# batches, the limits' campaign-wide sum and the mail worker's claims read 59 million rows in 20 s
+# of signing (bench/RESULTS.md). Autovacuum would analyse them, but only a minute or more later.
+# Doubling bounds that: a plan is made for at least half the rows it meets, and a rush of a
+# million signatures costs twelve ANALYZEs.
+ANALYZE_FIRST = 256
 
 # A batch's own failure, not the database's: worth retrying its signings one by one.
 _DATA_ERRORS = (
@@ -72,6 +84,7 @@ class SigningBatcher:
         max_batch: int = 128,
         flushers: int = 2,
         merge_every: int | None = MERGE_EVERY,
+        analyze_first: int | None = ANALYZE_FIRST,
     ) -> None:
         self._pool = pool
         self._settings = settings
@@ -84,9 +97,13 @@ class SigningBatcher:
         self._merge_every = merge_every
         self._unmerged = 0  # signatures written since the last merge was started
         self._merging: asyncio.Task[None] | None = None
+        self._written = 0  # signatures written by this batcher
+        self._analyze_at = analyze_first
+        self._analyzing: asyncio.Task[None] | None = None
         self.batches = 0  # written so far (tests, benchmarks)
         self.largest = 0
         self.merges = 0  # of the search index's pending list, done so far
+        self.analyses = 0  # of the tables a rush fills, done so far
 
     async def sign(
         self, campaign: Campaign, req: SigningRequest, signals: abuse.Signals
@@ -159,6 +176,14 @@ class SigningBatcher:
         if self._waking is None:
             self._waking = self._spawn(self._wake_mail_workers())
         self._unmerged += sum(created)
+        self._written += sum(created)
+        if (
+            self._analyze_at is not None
+            and self._written >= self._analyze_at
+            and self._analyzing is None
+        ):
+            self._analyze_at = 2 * self._written
+            self._analyzing = self._spawn(self._analyze_rush_tables())
         if (
             self._merge_every is not None
             and self._unmerged >= self._merge_every
@@ -189,18 +214,41 @@ class SigningBatcher:
         except Exception as exc:
             log.warning("could not wake the mail workers (%s): they will poll", exc)
 
+    async def _analyze_rush_tables(self) -> None:
+        """Fresh statistics for the tables a rush fills (ANALYZE_FIRST). If it cannot (the
+        service's role does not own them), autovacuum still analyses them, later."""
+        try:
+            if await self._maintain(signatures.analyze_rush_tables, "analyse the signing tables"):
+                self.analyses += 1
+            else:
+                self._analyze_at = None  # not worth trying again in this process
+        finally:
+            self._analyzing = None
+
     async def _merge_search_pending(self) -> None:
         """Merges the search index's pending list (migration 0010). If it cannot (the service's
         role does not own the index), autovacuum and the inserts themselves still do."""
         try:
-            async with self._pool.acquire() as conn:
-                await signatures.merge_search_pending(conn)
-            self.merges += 1
-        except Exception as exc:
-            log.warning("could not merge the search index's pending list (%s)", exc)
-            self._merge_every = None  # not worth trying again in this process
+            if await self._maintain(
+                signatures.merge_search_pending, "merge the search index's pending list"
+            ):
+                self.merges += 1
+            else:
+                self._merge_every = None  # not worth trying again in this process
         finally:
             self._merging = None
+
+    async def _maintain(
+        self, work: Callable[[asyncpg.Connection], Awaitable[object]], what: str
+    ) -> bool:
+        """Background upkeep of the tables, outside any signing; False (logged) if it failed."""
+        try:
+            async with self._pool.acquire() as conn:
+                await work(conn)
+        except Exception as exc:
+            log.warning("could not %s (%s)", what, exc)
+            return False
+        return True
 
 
 def _fail(batch: list[_Signing], exc: BaseException) -> None:

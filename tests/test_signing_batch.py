@@ -302,25 +302,55 @@ async def test_the_search_index_is_merged_in_the_background_every_so_many_signat
         assert await signatures.merge_search_pending(conn) == 0, "merged already"
 
 
-async def test_the_writes_pool_plans_every_statement_for_the_tables_as_they_are(
-    pool: asyncpg.Pool, dsn: str
+async def test_the_tables_a_rush_fills_are_analysed_each_time_its_signings_double(
+    pool: asyncpg.Pool, campaign: Campaign, index: TerritoryIndex, tmp_path: Path
 ) -> None:
-    """A generic plan kept from when a table was nearly empty reads it whole as it fills
-    (campaign/db.py): here a table analysed empty, then filled."""
-    assert await pool.fetchval("SHOW plan_cache_mode") == "auto"  # the others: confirming...
-    writes = await db.create_pool(dsn, min_size=1, max_size=1, custom_plans=True)
-    async with writes.acquire() as conn, conn.transaction():
-        await conn.execute("CREATE TEMPORARY TABLE grows (id bigint PRIMARY KEY) ON COMMIT DROP")
-        await conn.execute("ANALYZE grows")  # statistics of an empty table
-        find = await conn.prepare("SELECT id FROM grows WHERE id = $1")
-        for n in range(6):  # PostgreSQL weighs a generic plan from the sixth execution
-            await find.fetchval(n)
-        await conn.execute("INSERT INTO grows SELECT generate_series(1, 100000)")
-        plan = await conn.fetchval(
-            "EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) EXECUTE " + find.get_name() + "(42)"
-        )
-    await writes.close()
-    assert "Seq Scan" not in str(plan)
+    """A generic plan made while a table was nearly empty reads it whole as it fills
+    (campaign/signing_batch.py, ANALYZE_FIRST): the batcher renews the statistics of the tables a
+    rush fills, hence every cached plan over them, in the background, after `analyze_first`
+    of its signatures, then twice as many, and so on."""
+    batcher = SigningBatcher(pool, settings_with(tmp_path), merge_every=None, analyze_first=4)
+
+    async def sign(n: int) -> None:
+        reqs = [request(index, unique_email("stats")) for _ in range(n)]
+        await asyncio.gather(*(batcher.sign(campaign, r, signals()) for r in reqs))
+
+    async def analysed(expected: int) -> None:
+        for _ in range(500):
+            if batcher.analyses >= expected:
+                break
+            await asyncio.sleep(0.01)
+        assert batcher.analyses == expected
+
+    async def estimated_rows() -> list[tuple[int, int]]:
+        """(rows PostgreSQL's statistics say, rows there are) of two of those tables."""
+        return [
+            (
+                int(
+                    await pool.fetchval(
+                        f"SELECT reltuples FROM pg_class WHERE oid = '{t}'::regclass"
+                    )
+                ),
+                int(await pool.fetchval(f"SELECT count(*) FROM {t}")),
+            )
+            for t in ("signatures", "signature_tokens")
+        ]
+
+    await sign(3)
+    await asyncio.sleep(0.1)
+    assert batcher.analyses == 0
+    await sign(1)  # the fourth
+    await analysed(1)
+    assert all(said == there for said, there in await estimated_rows())
+
+    await sign(3)  # seven: the next one is at eight
+    await asyncio.sleep(0.1)
+    assert batcher.analyses == 1
+    stale = await estimated_rows()
+    assert all(said < there for said, there in stale)
+    await sign(1)
+    await analysed(2)
+    assert all(said == there for said, there in await estimated_rows())
 
 
 async def test_what_a_crash_may_lose_is_committed_without_waiting_for_the_disk(

@@ -178,3 +178,8 @@ WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspe
                            LIKE '%' || unaccent(lower($5)) || '%')
 ORDER BY s.featured DESC, s.confirmed_at DESC, s.id DESC
 LIMIT $6 OFFSET $7;
+
+-- name: analyze_rush_tables
+-- Fresh statistics for the tables a rush fills (campaign/signing_batch.py): every backend's cached
+-- plans over them are made again, for the tables as they now are.
+ANALYZE signatures, signature_tokens, outbox, abuse_counters;
