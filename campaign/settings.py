@@ -45,6 +45,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """How long a claimed message stays reserved to its worker (a dead worker's come back after)."""
     mail_auth_retry_seconds: float = 600.0
     """Retry delay while the SMTP relay refuses our credentials (535): kept, never failed."""
+    mail_rush_above: float = 500.0
+    """Messages queued per second above which a worker yields to the signings (a rush)."""
+    mail_rush_rate: float = 100.0
+    """Messages per second a worker sends at most during a rush (0: as fast as it can)."""
     trusted_proxies: str = ""
     """Addresses or networks (comma-separated) of the proxies whose X-Forwarded-For is read."""
     sign_limit_network: int = 30
@@ -102,6 +106,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         db_acquire_timeout=float(env.get("DB_ACQUIRE_TIMEOUT") or 5),
         mail_lease_seconds=float(env.get("MAIL_LEASE_SECONDS") or 120),
         mail_auth_retry_seconds=float(env.get("MAIL_AUTH_RETRY_SECONDS") or 600),
+        mail_rush_above=float(env.get("MAIL_RUSH_ABOVE") or 500),
+        mail_rush_rate=float(env.get("MAIL_RUSH_RATE") or 100),
         trusted_proxies=env.get("TRUSTED_PROXIES") or "",
         sign_limit_network=int(env.get("SIGN_LIMIT_NETWORK") or 30),
         sign_limit_domain=int(env.get("SIGN_LIMIT_DOMAIN") or 50),

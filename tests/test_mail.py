@@ -688,6 +688,91 @@ async def test_the_worker_wakes_on_notify_and_listens_again_after_a_drop(
     )
 
 
+async def test_the_queue_rate_is_measured_from_the_newest_message(
+    data: Fixture, pools: Any
+) -> None:
+    pool = await pools()
+    now = [100.0]
+    rate = outbox.QueueRate(pool, window=0.5, clock=lambda: now[0])
+    assert await rate.per_second() == 0  # the first look: nothing to compare with
+    before = await outbox.newest_id(pool)
+    signature_id, token_id, _ = await data.signature()
+    for n in range(30):
+        await data.enqueue(data.address(f"rate-{n}"), signature_id, token_id)
+    now[0] += 0.2
+    assert await rate.per_second() == 0, "within the window: the last measure"
+    now[0] += 0.3
+    queued = await outbox.newest_id(pool) - before  # these 30, and whatever else came
+    assert queued >= 30
+    assert await rate.per_second() == pytest.approx(queued / 0.5)
+    now[0] += 1
+    assert await rate.per_second() == 0
+
+
+async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
+    smtp: SmtpServer, data: Fixture, dsn: str, pools: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """While messages are queued faster than MAIL_RUSH_ABOVE a second, the worker sends at most
+    MAIL_RUSH_RATE a second; at full speed again once the rush has passed. The same rush with
+    MAIL_RUSH_RATE=0 (no yielding) shows what full speed sends meanwhile."""
+    caplog.set_level(logging.INFO, logger="campaign.outbox")
+    signature_id, token_id, _ = await data.signature()
+
+    async def rush(worker: MailWorker, label: str) -> tuple[int, list[int]]:
+        """Queues 200 messages a second for two seconds while the worker runs; returns how
+        many it sent meanwhile, and the messages."""
+        stop = asyncio.Event()
+        run = asyncio.create_task(worker.run(stop))
+        ids: list[int] = []
+        try:
+            for tick in range(40):
+                async with data.db.transaction():
+                    for n in range(10):
+                        ids.append(
+                            await outbox.enqueue(
+                                data.db,
+                                template="confirm",
+                                recipient=data.address(f"{label}-{tick}-{n}"),
+                                signature_id=signature_id,
+                                token_id=token_id,
+                            )
+                        )
+                await asyncio.sleep(0.05)
+            sent = await data.db.fetchval(
+                "SELECT count(*) FROM outbox WHERE id = ANY($1) AND status = 'sent'", ids
+            )
+            for _ in range(300):  # then the rest, at full speed
+                if not await data.db.fetchval(
+                    "SELECT count(*) FROM outbox WHERE id = ANY($1) AND status <> 'sent'", ids
+                ):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(run, timeout=10)
+        return sent, ids
+
+    async def worker(rush_rate: str) -> MailWorker:
+        settings = settings_for(smtp.url, MAIL_RUSH_ABOVE="100", MAIL_RUSH_RATE=rush_rate)
+        rate = outbox.QueueRate(await pools(), window=0.2)
+        return await make_worker(pools, dsn, settings, batch_size=5, queued=rate)
+
+    paced = await worker("20")
+    sent, ids = await rush(paced, "paced")
+    # At most 20 a second once the rush is seen (after a window or two at full speed).
+    assert sent <= 120, sent
+    assert not paced.rush, "the rush has passed"
+    assert await data.db.fetchval(
+        "SELECT count(*) FROM outbox WHERE id = ANY($1) AND status = 'sent'", ids
+    ) == len(ids)
+    said = [r.getMessage() for r in caplog.records if r.name == "campaign.outbox"]
+    assert any("a rush of signings: at most 20/s sent" in m for m in said)
+    assert any("the rush has passed" in m for m in said)
+
+    sent, ids = await rush(await worker("0"), "full")
+    assert sent >= 200, sent
+
+
 # Rendering and the message itself.
 
 

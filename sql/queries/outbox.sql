@@ -95,3 +95,8 @@ SELECT min(next_slot_at) FROM mailings WHERE status = 'sending';
 -- name: wake_mail_workers
 -- What the outbox's trigger does, for writers that insert without it (migration 0009).
 SELECT pg_notify('outbox', '');
+
+-- name: outbox_newest
+-- The newest message's number: how fast messages are being queued (campaign/outbox.py, QueueRate).
+-- One step down the primary key.
+SELECT coalesce(max(id), 0) FROM outbox;
