@@ -181,5 +181,9 @@ LIMIT $6 OFFSET $7;
 
 -- name: analyze_rush_tables
 -- Fresh statistics for the tables a rush fills (campaign/signing_batch.py): every backend's cached
--- plans over them are made again, for the tables as they now are.
-ANALYZE signatures, signature_tokens, outbox, abuse_counters;
+-- plans over them are made again, for the tables as they now are. What those plans need is the
+-- tables' sizes, which any ANALYZE renews; one column each keeps it cheap: a whole ANALYZE would
+-- also compute every column's statistics and, for signatures, the back office's search text of
+-- 30,000 rows (the trigram index's expression): 9.5 % of PostgreSQL's time in a rush of 20 s.
+-- Autovacuum renews the rest.
+ANALYZE signatures (id), signature_tokens (id), outbox (id), abuse_counters (kind);
