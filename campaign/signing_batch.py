@@ -218,9 +218,10 @@ class SigningBatcher:
         """Fresh statistics for the tables a rush fills (ANALYZE_FIRST). If it cannot (the
         service's role does not own them), autovacuum still analyses them, later."""
         try:
-            if await self._maintain(signatures.analyze_rush_tables, "analyse the signing tables"):
+            done = await self._maintain(signatures.analyze_rush_tables, "analyse the rush's tables")
+            if done:
                 self.analyses += 1
-            else:
+            elif done is None:
                 self._analyze_at = None  # not worth trying again in this process
         finally:
             self._analyzing = None
@@ -229,22 +230,27 @@ class SigningBatcher:
         """Merges the search index's pending list (migration 0010). If it cannot (the service's
         role does not own the index), autovacuum and the inserts themselves still do."""
         try:
-            if await self._maintain(
+            done = await self._maintain(
                 signatures.merge_search_pending, "merge the search index's pending list"
-            ):
+            )
+            if done:
                 self.merges += 1
-            else:
+            elif done is None:
                 self._merge_every = None  # not worth trying again in this process
         finally:
             self._merging = None
 
     async def _maintain(
         self, work: Callable[[asyncpg.Connection], Awaitable[object]], what: str
-    ) -> bool:
-        """Background upkeep of the tables, outside any signing; False (logged) if it failed."""
+    ) -> bool | None:
+        """Background upkeep of the tables, outside any signing: True when done, False when it
+        failed (logged; tried again next time), None when the service's role may not do it."""
         try:
             async with self._pool.acquire() as conn:
                 await work(conn)
+        except asyncpg.InsufficientPrivilegeError as exc:
+            log.warning("could not %s (%s): left to autovacuum", what, exc)
+            return None
         except Exception as exc:
             log.warning("could not %s (%s)", what, exc)
             return False

@@ -4,7 +4,9 @@ one commit, with the same outcome as if they had come one after the other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
+import logging
 import secrets
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -351,6 +353,46 @@ async def test_the_tables_a_rush_fills_are_analysed_each_time_its_signings_doubl
     await sign(1)
     await analysed(2)
     assert all(said == there for said, there in await estimated_rows())
+
+
+async def test_upkeep_the_role_may_not_do_is_left_to_autovacuum_and_signing_goes_on(
+    pool: asyncpg.Pool,
+    dsn: str,
+    campaign: Campaign,
+    index: TerritoryIndex,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A service whose role may write the tables but does not own them (a managed database, a
+    cautious administrator): merging the search index's pending list is refused, so the batcher
+    stops asking and leaves it to autovacuum; ANALYZE only warns. Signings are written all the
+    same, and nothing else stops."""
+    role = "campaign_guest"
+    with contextlib.suppress(asyncpg.DuplicateObjectError):
+        await pool.execute(f"CREATE ROLE {role} LOGIN")
+    await pool.execute(
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+    )
+    await pool.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    assert "//postgres:@/" in dsn
+    guest = await db.create_pool(
+        dsn.replace("//postgres:@/", f"//{role}:@/"), min_size=1, max_size=3
+    )
+    caplog.set_level(logging.WARNING, logger="campaign.signing_batch")
+    try:
+        batcher = SigningBatcher(guest, settings_with(tmp_path), merge_every=2, analyze_first=2)
+        for round_ in range(3):
+            reqs = [request(index, unique_email(f"guest-{round_}")) for _ in range(3)]
+            outcomes = await asyncio.gather(*(batcher.sign(campaign, r, signals()) for r in reqs))
+            assert outcomes == [SignOutcome.CREATED] * 3
+            await asyncio.sleep(0.2)  # the background upkeep of the round
+    finally:
+        await guest.close()
+    refused = [r.getMessage() for r in caplog.records if "left to autovacuum" in r.getMessage()]
+    assert len(refused) == 1, refused  # asked once, then no more
+    assert "merge the search index's pending list" in refused[0]
+    assert batcher.merges == 0
+    assert batcher.analyses >= 1  # PostgreSQL warned and skipped the tables: no error
 
 
 async def test_what_a_crash_may_lose_is_committed_without_waiting_for_the_disk(
