@@ -215,8 +215,7 @@ class Pages(Controller):
 
     @post("/confirmer/{token:str}")
     async def confirm(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
-        async with runtime.pool.acquire() as conn:
-            result, found = await signatures.confirm(conn, token)
+        result, found = await runtime.confirming.confirm(token)
         campaign = (
             _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
         )

@@ -18,6 +18,7 @@ from campaign import campaigns as campaigns_mod
 from campaign import db, migrations, officials, purge, territories
 from campaign.campaigns import CampaignRegistry
 from campaign.clock import Clock
+from campaign.confirm_batch import ConfirmBatcher
 from campaign.counts import CountsCache
 from campaign.history import HistoryCache, HistoryRecorder
 from campaign.live import Broadcaster
@@ -58,11 +59,14 @@ class Runtime:
     """The hourly history of the counts, in memory."""
     signing: SigningBatcher = field(init=False)
     """Signings written together, one commit per batch."""
+    confirming: ConfirmBatcher = field(init=False)
+    """Confirmations written together, one commit per batch."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
         self.history = HistoryCache(self.pool, self.index)
         self.signing = SigningBatcher(self.writes, self.settings)
+        self.confirming = ConfirmBatcher(self.writes)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -98,7 +102,7 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
     )
-    writes = await db.create_writes_pool(dsn, settings, max_size=6)
+    writes = await db.create_writes_pool(dsn, settings, max_size=8)
     try:
         async with pool.acquire() as conn:
             index = await TerritoryIndex.load(conn)

@@ -260,8 +260,28 @@ async def confirm(
     if not tokens.looks_like_token(token):
         return ConfirmResult.UNKNOWN, None
     row = await conn.fetchrow(Q["confirm_by_token"], tokens.token_hash(token))
-    if row is None:
-        return ConfirmResult.UNKNOWN, None
+    return (ConfirmResult.UNKNOWN, None) if row is None else _confirmed(row)
+
+
+async def confirm_many(
+    conn: asyncpg.Connection, token_list: list[str]
+) -> list[tuple[ConfirmResult, Confirmation | None]]:
+    """`confirm` for each token, in one statement and one commit (campaign/confirm_batch.py),
+    as if they had come one after the other."""
+    outcomes: list[tuple[ConfirmResult, Confirmation | None]] = [
+        (ConfirmResult.UNKNOWN, None) for _ in token_list
+    ]
+    wanted = [(n, t) for n, t in enumerate(token_list) if tokens.looks_like_token(t)]
+    if not wanted:
+        return outcomes
+    rows = await conn.fetch(Q["confirm_by_tokens"], [tokens.token_hash(t) for _, t in wanted])
+    for row in rows:
+        outcomes[wanted[row["item"] - 1][0]] = _confirmed(row)
+    return outcomes
+
+
+def _confirmed(row: asyncpg.Record) -> tuple[ConfirmResult, Confirmation]:
+    """What a confirmation's row (confirm_by_token, confirm_by_tokens) says happened."""
     found = convert(row, Confirmation)
     if row["confirmed_now"]:  # counted too, unless suspect (counted once an organiser clears it)
         log.info("signature %s confirmed", found.signature_id)

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from campaign import abuse, signatures
+from campaign import abuse, group_commit, signatures
 from campaign.campaigns import Campaign
 from campaign.db import Q
 from campaign.settings import Settings
@@ -56,13 +56,6 @@ MERGE_EVERY = 500
 # Doubling bounds that: a plan is made for at least half the rows it meets, and a rush of a
 # million signatures costs twelve ANALYZEs.
 ANALYZE_FIRST = 256
-
-# A batch's own failure, not the database's: worth retrying its signings one by one.
-_DATA_ERRORS = (
-    asyncpg.DataError,
-    asyncpg.IntegrityConstraintViolationError,
-    asyncpg.TransactionRollbackError,  # a deadlock or serialisation failure
-)
 
 
 @dataclass(eq=False)
@@ -157,19 +150,19 @@ class SigningBatcher:
                     campaign,
                     [(s.req, flags) for s, flags in zip(batch, assessed, strict=True)],
                 )
-        except _DATA_ERRORS as exc:
+        except group_commit.DATA_ERRORS as exc:
             if len(batch) == 1:
-                _fail(batch, exc)
+                group_commit.fail((x.done for x in batch), exc)
                 return
             log.warning("a batch of %d signings failed (%s): one by one", len(batch), exc)
             for n, one in enumerate(batch):
                 await self._write([one], None if assessed is None else [assessed[n]])
             return
         except Exception as exc:  # the database is down or slow: each request answers 503
-            _fail(batch, exc)
+            group_commit.fail((x.done for x in batch), exc)
             return
         except asyncio.CancelledError:  # the process stops: nothing is known to be written
-            _fail(batch, ConnectionError("signing interrupted"))
+            group_commit.fail((x.done for x in batch), ConnectionError("signing interrupted"))
             raise
         self.batches += 1
         self.largest = max(self.largest, len(batch))
@@ -255,9 +248,3 @@ class SigningBatcher:
             log.warning("could not %s (%s)", what, exc)
             return False
         return True
-
-
-def _fail(batch: list[_Signing], exc: BaseException) -> None:
-    for s in batch:
-        if not s.done.done():
-            s.done.set_exception(exc)

@@ -163,6 +163,43 @@ WITH found AS (
 )
 SELECT f.*, EXISTS (SELECT 1 FROM confirmed) AS confirmed_now FROM found f;
 
+-- name: confirm_by_tokens
+-- Confirmations written together (campaign/confirm_batch.py): confirm_by_token for each of the
+-- token hashes of $1, in one statement and one commit, as if they had come one after the other
+-- (in the order of $1). Rows: one per token found, with its `item` (1-based) and the columns of
+-- confirm_by_token. The same token twice (two clicks) confirms once: the first gets
+-- confirmed_now. Counters are added per territory, locked in key order (no deadlock between two
+-- batches); the counters' trigger notifies each territory's new value once per batch.
+WITH wanted AS (
+    SELECT u.hash, u.item FROM unnest($1::bytea[]) WITH ORDINALITY AS u (hash, item)
+), found AS (
+    SELECT w.item, s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name,
+           s.mandate, s.territory_level, s.territory_code, s.public, t.expires_at,
+           t.expires_at <= now() AS expired
+    FROM wanted w
+    JOIN signature_tokens t ON t.token_hash = w.hash AND t.purpose = 'confirm'
+    JOIN signatures s ON s.id = t.signature_id
+), confirmed AS (
+    UPDATE signatures s
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now()
+    FROM (SELECT DISTINCT signature_id FROM found WHERE status = 'pending' AND NOT expired) f
+    WHERE s.id = f.signature_id AND s.status = 'pending'
+    RETURNING s.id, s.campaign_id, s.territory_level, s.territory_code, s.suspect
+), counted AS (
+    INSERT INTO territory_counts (campaign_id, level, code, confirmed)
+    SELECT campaign_id, territory_level, territory_code, count(*) FROM confirmed
+    WHERE NOT suspect
+    GROUP BY campaign_id, territory_level, territory_code
+    ORDER BY campaign_id, territory_level, territory_code
+    ON CONFLICT (campaign_id, level, code)
+    DO UPDATE SET confirmed = territory_counts.confirmed + excluded.confirmed
+)
+SELECT f.*,
+       f.item = min(f.item) OVER (PARTITION BY f.signature_id)
+       AND EXISTS (SELECT 1 FROM confirmed c WHERE c.id = f.signature_id) AS confirmed_now
+FROM found f
+ORDER BY f.item;
+
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
        s.featured, s.verified, count(*) OVER () AS total

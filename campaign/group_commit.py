@@ -1,0 +1,23 @@
+"""What the group commits share (campaign/signing_batch.py, campaign/confirm_batch.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import asyncpg
+
+# A batch's own failure, not the database's: worth retrying its items one by one.
+DATA_ERRORS = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.TransactionRollbackError,  # a deadlock or serialisation failure
+)
+
+
+def fail(waiting: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    """Each request of a batch that could not be written gets the error (a 503 for most)."""
+    for done in waiting:
+        if not done.done():
+            done.set_exception(exc)
