@@ -10,7 +10,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from campaign import db
+from campaign import db, tokens
 from campaign.confirm_batch import ConfirmBatcher
 from campaign.signatures import ConfirmResult
 from tests.test_confirm_once import _count, _pending
@@ -88,3 +88,38 @@ async def test_a_cancelled_request_does_not_cancel_its_batch(
         await asyncio.sleep(0.01)
     assert batcher.batches == 1
     assert await _count(db, campaign_id, code) == before + 1
+
+
+async def test_a_batch_that_fails_on_its_data_is_written_one_by_one(
+    pool: asyncpg.Pool, db: asyncpg.Connection
+) -> None:
+    """A batch that fails on one of its confirmations (here a serialisation failure injected by
+    a trigger on one signature, as a deadlock between two batches would be): each is written
+    alone, the others confirmed, that one alone answered with the error."""
+    good = [await _pending(db) for _ in range(3)]
+    bad, _, _ = await _pending(db)
+    bad_id = await db.fetchval(
+        "SELECT signature_id FROM signature_tokens WHERE token_hash = $1",
+        tokens.token_hash(bad),
+    )
+    await db.execute(
+        """CREATE FUNCTION refuse_one_confirmation() RETURNS trigger LANGUAGE plpgsql AS $$
+           BEGIN RAISE EXCEPTION 'injected' USING ERRCODE = 'serialization_failure'; END $$"""
+    )
+    await db.execute(
+        f"CREATE TRIGGER refuse_one BEFORE UPDATE ON signatures FOR EACH ROW "
+        f"WHEN (OLD.id = {int(bad_id)}) EXECUTE FUNCTION refuse_one_confirmation()"
+    )
+    try:
+        batcher = ConfirmBatcher(pool)
+        results = await asyncio.gather(
+            *(batcher.confirm(t) for t in [good[0][0], bad, good[1][0], good[2][0]]),
+            return_exceptions=True,
+        )
+    finally:
+        await db.execute("DROP TRIGGER refuse_one ON signatures")
+        await db.execute("DROP FUNCTION refuse_one_confirmation()")
+    assert isinstance(results[1], asyncpg.SerializationError)
+    assert [r[0] for r in (results[0], results[2], results[3])] == [ConfirmResult.CONFIRMED] * 3
+    assert batcher.batches == 3  # the three good ones, each alone after the batch failed
+    assert await db.fetchval("SELECT status FROM signatures WHERE id = $1", bad_id) == "pending"
