@@ -55,9 +55,7 @@ class ConfirmBatcher:
         self._queue.append(_Confirming(token, done))
         if self._flushing < self._flushers:
             self._flushing += 1
-            task = asyncio.create_task(self._drain())
-            self._tasks.add(task)  # the loop holds tasks weakly
-            task.add_done_callback(self._tasks.discard)
+            group_commit.spawn(self._tasks, self._drain())
         # A request cancelled here (its client went away) cancels only its wait: the batch it
         # is in is written all the same.
         return await done

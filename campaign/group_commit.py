@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import asyncpg
@@ -21,3 +21,13 @@ def fail(waiting: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
     for done in waiting:
         if not done.done():
             done.set_exception(exc)
+
+
+def spawn(
+    tasks: set[asyncio.Task[None]], work: Coroutine[object, object, None]
+) -> asyncio.Task[None]:
+    """A background task, kept in `tasks` until it ends (the loop holds tasks weakly)."""
+    task = asyncio.create_task(work)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+    return task

@@ -189,11 +189,7 @@ class SigningBatcher:
                 s.done.set_result((flags, made))
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
-        """A background task, kept referenced until it ends (the loop holds tasks weakly)."""
-        task = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return group_commit.spawn(self._tasks, work)
 
     async def _wake_mail_workers(self) -> None:
         """NOTIFY the mail workers of every process, outside the signings' transactions (their
