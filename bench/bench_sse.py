@@ -53,7 +53,7 @@ from common import (
     wait_quiet,
 )
 
-from campaign.db import Q
+from campaign.core.db import Q
 
 PATH = f"/api/v1/campaigns/{SLUG}/events"
 

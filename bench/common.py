@@ -178,8 +178,8 @@ class Postgres:
 
 
 async def _prepare(dsn: str, data_dir: Path) -> None:
+    from campaign.core.settings import load_settings
     from campaign.runtime import prepare_database
-    from campaign.settings import load_settings
 
     settings = load_settings(
         {"DATABASE_URL": dsn, "DATA_DIR": str(data_dir), "SECRET_KEY": SECRET_KEY}

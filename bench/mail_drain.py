@@ -36,7 +36,7 @@ from common import (
     wrk,
 )
 
-from campaign.mail import RenderedEmail, build_message, flatten
+from campaign.mail.message import RenderedEmail, build_message, flatten
 
 
 def build_cost(n: int = 3000) -> float:

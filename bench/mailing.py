@@ -29,13 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncpg  # noqa: E402
+import asyncpg
 
-from campaign import mailings, migrations  # noqa: E402
-from campaign.admin.audit import CLI_ACTOR  # noqa: E402
-from campaign.admin.filters import SignatoryFilter  # noqa: E402
-from campaign.campaigns import seed_campaigns  # noqa: E402
-from campaign.territories import load_territories  # noqa: E402
+from campaign.core import migrations
+from campaign.core.audit import CLI_ACTOR
+from campaign.letter.campaigns import seed_campaigns
+from campaign.moderation.filters import SignatoryFilter
+from campaign.reach import mailings
+from campaign.territories.index import load_territories
 
 SECRET = "bench-secret-key-not-for-production"
 

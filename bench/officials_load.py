@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 async def prepare(dsn: str) -> None:
     import asyncpg
 
-    from campaign import migrations
-    from campaign.territories import load_territories
+    from campaign.core import migrations
+    from campaign.territories.index import load_territories
 
     await migrations.migrate(dsn)
     conn = await asyncpg.connect(dsn)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from campaign.db import Q
+from campaign.core.db import Q
 
 _PARAM = re.compile(r"\$(\d+)\b")
 
@@ -53,7 +53,7 @@ OPTIONAL = {
 def _abuse_shards(campaign_id: int) -> str:
     from common import SECRET_KEY
 
-    from campaign import abuse
+    from campaign.signing import abuse
 
     shards = abuse._campaign_shards(SECRET_KEY, campaign_id)
     return "ARRAY[" + ", ".join(f"'\\x{s.hex()}'::bytea" for s in shards) + "]"

@@ -25,12 +25,12 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from campaign import publication_files as files
-from campaign.campaigns import _render_markdown, parse_campaign_file
-from campaign.map import render_map
-from campaign.publication import ListedSignatory, Listing, group, render_listing
-from campaign.settings import PROJECT_ROOT
-from campaign.territories import TerritoryIndex, read_vendored
+from campaign.core.settings import PROJECT_ROOT
+from campaign.letter.campaigns import _render_markdown, parse_campaign_file
+from campaign.publication import files
+from campaign.publication.letter import ListedSignatory, Listing, group, render_listing
+from campaign.territories.index import TerritoryIndex, read_vendored
+from campaign.territories.map import render_map
 
 try:  # a test dependency: counts the PDF's pages when installed
     from pypdf import PdfReader

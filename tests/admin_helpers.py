@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 
-from campaign.admin import accounts, audit
-from campaign.db import Q
+from campaign.core import audit
+from campaign.core.db import Q
+from campaign.organisers import accounts
 
 SLUG = "jouer-collectif"
 PASSWORD = "un mot de passe assez long"

@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign import migrations
+from campaign.core import migrations
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def dsn_for(server_uri: str, database: str) -> str:
 
 async def migrated_database(pg_server: str, name: str) -> str:
     """A new database, migrated, with the territories loaded."""
-    from campaign.territories import load_territories
+    from campaign.territories.index import load_territories
 
     admin = await asyncpg.connect(pg_server)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -159,7 +159,7 @@ async def app_server(**env: str) -> AsyncIterator[str]:
     `env` is the environment the settings are read from (DATABASE_URL, SMTP_URL, ...)."""
 
     from campaign.app import create_app
-    from campaign.settings import load_settings
+    from campaign.core.settings import load_settings
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"

@@ -40,7 +40,7 @@ def app_env(**env: str) -> dict[str, str]:
 def make_app(**env: str) -> tuple[Litestar, str]:
     """An app built from `env` (BASE_URL on a free port unless given), and its base URL."""
     from campaign.app import create_app
-    from campaign.settings import load_settings
+    from campaign.core.settings import load_settings
 
     if "BASE_URL" not in env:
         env["BASE_URL"] = f"http://127.0.0.1:{free_port()}"

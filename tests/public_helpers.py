@@ -37,7 +37,7 @@ async def public_app(pg_server: str, name: str, smtp_port: int) -> AsyncIterator
     """The app on a database of its own, served by uvicorn; the test holds its runtime (the
     clock to move)."""
     from campaign.app import create_app
-    from campaign.settings import load_settings
+    from campaign.core.settings import load_settings
 
     dsn = await migrated_database(pg_server, name)
     port = free_port()

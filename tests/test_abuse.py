@@ -17,7 +17,8 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign import abuse, clientaddr
+from campaign.core import clientaddr
+from campaign.signing import abuse
 from tests.admin_helpers import logged_in, post_form, stored_count
 from tests.conftest import Mailbox, app_server
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 
-from campaign.admin import throttle
+from campaign.organisers import throttle
 from tests.admin_helpers import PASSWORD, csrf_of, login, make_organiser
 
 COOKIE = "jc_admin"  # served over http in tests: no __Host- prefix (it requires Secure)

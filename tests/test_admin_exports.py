@@ -13,7 +13,7 @@ import asyncpg
 import openpyxl
 import pytest
 
-from campaign.admin.exports import neutralise
+from campaign.moderation.exports import neutralise
 from tests.admin_helpers import logged_in, make_signature
 
 HOSTILE = [

@@ -10,9 +10,9 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.admin.roles import RANK, ROLES
 from campaign.app import create_app
-from campaign.settings import load_settings
+from campaign.core.settings import load_settings
+from campaign.organisers.roles import RANK, ROLES
 from tests.admin_helpers import csrf_of, logged_in, make_signature
 
 PUBLIC = {("GET", "/admin/connexion"), ("POST", "/admin/connexion")}

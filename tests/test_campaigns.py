@@ -9,13 +9,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaign.campaigns import (
+from campaign.core.settings import PROJECT_ROOT
+from campaign.letter.campaigns import (
     CampaignFileError,
     list_campaigns,
     parse_campaign_file,
     save_campaign,
 )
-from campaign.settings import PROJECT_ROOT
 
 
 def test_the_demo_campaign_file() -> None:

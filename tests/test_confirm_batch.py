@@ -10,9 +10,9 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from campaign import db, tokens
-from campaign.confirm_batch import ConfirmBatcher
-from campaign.signatures import ConfirmResult
+from campaign.core import db, tokens
+from campaign.signing.confirm_batch import ConfirmBatcher
+from campaign.signing.signatures import ConfirmResult
 from tests.test_confirm_once import _count, _pending
 
 

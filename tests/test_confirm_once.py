@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from campaign import tokens
-from campaign.campaigns import CampaignDefinition, save_campaign
-from campaign.signatures import ConfirmResult, confirm
+from campaign.core import tokens
+from campaign.letter.campaigns import CampaignDefinition, save_campaign
+from campaign.signing.signatures import ConfirmResult, confirm
 
 
 async def _pending(

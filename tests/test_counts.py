@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from campaign.counts import CountsCache
-from campaign.territories import Territory, TerritoryIndex
+from campaign.counts.cache import CountsCache
+from campaign.territories.index import Territory, TerritoryIndex
 
 
 def index() -> TerritoryIndex:
@@ -80,8 +80,8 @@ def test_bodies_list_every_departement_but_only_communes_with_signatures() -> No
 
 
 def test_verified_maires_and_coverage_roll_up() -> None:
-    from campaign.counts import Register
-    from campaign.officials import TerritoryOfficials
+    from campaign.counts.cache import Register
+    from campaign.register.officials import TerritoryOfficials
 
     cache = CountsCache(index())
     cache.register = Register.build(

@@ -15,9 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign import outbox
-from campaign.campaigns import seed_campaigns
-from campaign.settings import PROJECT_ROOT
+from campaign.core.settings import PROJECT_ROOT
+from campaign.letter.campaigns import seed_campaigns
+from campaign.mail import outbox
 from tests.admin_helpers import logged_in, make_signature
 from tests.conftest import Mailbox, app_server, free_port, migrated_database, unique_email
 from tests.hardening_helpers import SIGN, Process, body, captured_logs
@@ -227,7 +227,7 @@ async def test_smtp_535_alerts_the_operator_and_keeps_every_message(
             assert not relay.messages
         text = logs.text()
         assert "SMTP relay refuses the service's credentials (535)" in text
-        assert any(line.startswith("ERROR campaign.outbox") for line in logs.lines)
+        assert any(line.startswith("ERROR campaign.mail.outbox") for line in logs.lines)
         for secret in (SMTP_USER, BAD_PASSWORD, *addresses):
             assert secret not in text, secret
 
@@ -255,7 +255,7 @@ async def test_smtp_535_alerts_the_operator_and_keeps_every_message(
 
 
 def test_the_message_id_is_deterministic_per_outbox_row() -> None:
-    from campaign.mail import RenderedEmail, build_message
+    from campaign.mail.message import RenderedEmail, build_message
 
     rendered = RenderedEmail(subject="s", text="t", html="<p>h</p>")
     one = build_message(

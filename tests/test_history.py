@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from campaign.campaigns import list_campaigns
-from campaign.clock import Clock
-from campaign.db import create_pool
-from campaign.history import HistoryRecorder, chart, hour_of, read_history, record_hour
-from campaign.territories import TerritoryIndex
+from campaign.core.clock import Clock
+from campaign.core.db import create_pool
+from campaign.counts.history import HistoryRecorder, chart, hour_of, read_history, record_hour
+from campaign.letter.campaigns import list_campaigns
+from campaign.territories.index import TerritoryIndex
 from tests.admin_helpers import SLUG, make_signature
 from tests.conftest import migrated_database
 
@@ -29,8 +29,8 @@ async def hdsn(pg_server: str) -> str:
     dsn = await migrated_database(pg_server, "history_test")
     conn = await asyncpg.connect(dsn)
     try:
-        from campaign.campaigns import read_campaign_files, save_campaign
-        from campaign.settings import PROJECT_ROOT
+        from campaign.core.settings import PROJECT_ROOT
+        from campaign.letter.campaigns import read_campaign_files, save_campaign
 
         for definition in read_campaign_files(PROJECT_ROOT / "campaigns"):
             await save_campaign(conn, definition)

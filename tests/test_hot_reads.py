@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from campaign.app import create_app
-from campaign.campaigns import CampaignDefinition, save_campaign
-from campaign.db import Q
-from campaign.hotreads import HotReadsApp
-from campaign.settings import load_settings
+from campaign.core.db import Q
+from campaign.core.settings import load_settings
+from campaign.letter.campaigns import CampaignDefinition, save_campaign
+from campaign.web.hotreads import HotReadsApp
 from tests.conftest import free_port, serve_app
 
 

@@ -17,8 +17,8 @@ import pytest
 from litestar import Litestar, MediaType, get
 from litestar.params import FromPath
 
-from campaign import security
 from campaign.app import PACKAGE_DIR
+from campaign.web import security
 from tests.admin_helpers import login, make_organiser
 from tests.conftest import free_port, migrated_database, unique_email
 from tests.hardening_helpers import SIGN, SLUG, body, captured_logs, make_app, port_of, serve

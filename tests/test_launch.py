@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from campaign.frenchdates import long_date
-from campaign.publication import publication
+from campaign.core.frenchdates import long_date
+from campaign.publication.letter import publication
 from tests.admin_helpers import csrf_of, logged_in
 from tests.conftest import Mailbox, unique_email
 from tests.public_helpers import SLUG, PublicApp, eventually, make_signature, public_app

@@ -11,9 +11,9 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.campaigns import CampaignDefinition, save_campaign
-from campaign.db import Q
-from campaign.live import LISTENER_NAME
+from campaign.core.db import Q
+from campaign.counts.live import LISTENER_NAME
+from campaign.letter.campaigns import CampaignDefinition, save_campaign
 
 
 @pytest.fixture

@@ -27,12 +27,13 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 from litestar.testing import AsyncTestClient
 
-from campaign import outbox, tokens
-from campaign.devmail import DevMailController
-from campaign.mail import MailRenderer, RenderedEmail, SmtpSender, build_message, flatten
-from campaign.mailsink import MailSink, free_port
-from campaign.outbox import MailWorker
-from campaign.settings import PROJECT_ROOT, Settings, load_settings
+from campaign.core import tokens
+from campaign.core.settings import PROJECT_ROOT, Settings, load_settings
+from campaign.mail import outbox
+from campaign.mail.message import MailRenderer, RenderedEmail, SmtpSender, build_message, flatten
+from campaign.mail.outbox import MailWorker
+from campaign.mail.sink import MailSink, free_port
+from campaign.site.devmail import DevMailController
 from tests.conftest import migrated_database
 
 SECRET = "test-secret-key-not-for-production"
@@ -716,7 +717,7 @@ async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
     """While messages are queued faster than MAIL_RUSH_ABOVE a second, the worker sends at most
     MAIL_RUSH_RATE a second; at full speed again once the rush has passed. The same rush with
     MAIL_RUSH_RATE=0 (no yielding) shows what full speed sends meanwhile."""
-    caplog.set_level(logging.INFO, logger="campaign.outbox")
+    caplog.set_level(logging.INFO, logger="campaign.mail.outbox")
     signature_id, token_id, _ = await data.signature()
 
     async def rush(worker: MailWorker, label: str) -> tuple[int, list[int], float]:
@@ -769,7 +770,7 @@ async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
     assert await data.db.fetchval(
         "SELECT count(*) FROM outbox WHERE id = ANY($1) AND status = 'sent'", ids
     ) == len(ids)
-    said = [r.getMessage() for r in caplog.records if r.name == "campaign.outbox"]
+    said = [r.getMessage() for r in caplog.records if r.name == "campaign.mail.outbox"]
     assert any("a rush of signings: at most 20/s sent" in m for m in said)
     assert any("the rush has passed" in m for m in said)
 
@@ -978,7 +979,7 @@ async def test_devmail_pages(tmp_path: Path) -> None:
 
 
 async def test_sender_reports_a_dropped_connection_as_temporary() -> None:
-    from campaign.mail import TemporaryMailError
+    from campaign.mail.message import TemporaryMailError
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 bonjour\r\n")

@@ -20,14 +20,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaign import mailings
-from campaign.admin.audit import CLI_ACTOR
-from campaign.admin.filters import SignatoryFilter
-from campaign.campaigns import seed_campaigns
-from campaign.db import create_pool
-from campaign.mail import MailRenderer, SmtpSender
-from campaign.outbox import MailWorker
-from campaign.settings import PROJECT_ROOT, load_settings
+from campaign.core.audit import CLI_ACTOR
+from campaign.core.db import create_pool
+from campaign.core.settings import PROJECT_ROOT, load_settings
+from campaign.letter.campaigns import seed_campaigns
+from campaign.mail.message import MailRenderer, SmtpSender
+from campaign.mail.outbox import MailWorker
+from campaign.moderation.filters import SignatoryFilter
+from campaign.reach import mailings
 from tests.admin_helpers import campaign_row, make_signature
 from tests.conftest import Mailbox, migrated_database
 

@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from campaign.map import (
+from campaign.territories.index import read_vendored
+from campaign.territories.map import (
     DATA_FILE,
     NEUTRAL,
     PALETTE,
@@ -21,7 +22,6 @@ from campaign.map import (
     load,
     render_map,
 )
-from campaign.territories import read_vendored
 
 SVG = "{http://www.w3.org/2000/svg}"
 OVERSEAS = {"971", "972", "973", "974", "976"}

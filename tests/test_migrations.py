@@ -9,8 +9,8 @@ import sys
 
 import asyncpg
 
-from campaign import migrations
-from campaign.db import Q, parse_queries
+from campaign.core import migrations
+from campaign.core.db import Q, parse_queries
 
 
 async def test_two_processes_migrating_at_once_apply_each_migration_once(

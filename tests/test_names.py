@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.names import family_key, given_key, given_names_match
+from campaign.register.names import family_key, given_key, given_names_match
 
 
 @pytest.mark.parametrize(

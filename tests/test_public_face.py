@@ -441,7 +441,7 @@ async def test_many_readers_of_the_newest_signatories_cost_one_query(
 async def test_history_published_and_charted_on_the_home_page(
     papp: PublicApp, web: httpx.AsyncClient, pdb: asyncpg.Connection
 ) -> None:
-    from campaign.history import record_hour
+    from campaign.counts.history import record_hour
 
     start = datetime(2027, 5, 2, 6, tzinfo=UTC)
     for hours in (0, 1, 2):

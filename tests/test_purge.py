@@ -14,10 +14,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from campaign import purge
-from campaign.db import Q
+from campaign.core.db import Q
+from campaign.core.settings import load_settings
 from campaign.runtime import prepare_database
-from campaign.settings import load_settings
+from campaign.signing import purge
 from tests.conftest import migrated_database
 
 SLUG = "jouer-collectif"

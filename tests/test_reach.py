@@ -13,10 +13,11 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign import invitation_csv, mailings, suppression
-from campaign.admin.audit import CLI_ACTOR
-from campaign.admin.filters import SignatoryFilter
-from campaign.territories import TerritoryIndex
+from campaign.core.audit import CLI_ACTOR
+from campaign.mail import suppression
+from campaign.moderation.filters import SignatoryFilter
+from campaign.reach import invitation_csv, mailings
+from campaign.territories.index import TerritoryIndex
 from tests.admin_helpers import campaign_row, csrf_of, logged_in, make_signature, post_form
 from tests.conftest import Mailbox, unique_email
 from tests.test_mailings import wait_done

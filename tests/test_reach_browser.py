@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 from playwright.async_api import expect
 
-from campaign import mailings, relays
-from campaign.admin.audit import CLI_ACTOR
-from campaign.admin.filters import SignatoryFilter
-from campaign.settings import load_settings
+from campaign.core.audit import CLI_ACTOR
+from campaign.core.settings import load_settings
+from campaign.moderation.filters import SignatoryFilter
+from campaign.reach import mailings, relays
 from tests.admin_helpers import PASSWORD, campaign_row, make_organiser, make_signature
 from tests.conftest import Mailbox
 from tests.test_browser import Chromium, chromium, shown  # noqa: F401  (session's browser)
@@ -78,7 +78,7 @@ async def test_a_relay_sees_a_new_signature_live(
         "SELECT level, code, name, departement, region, population FROM territories "
         "WHERE level = 'departement' AND code = '35'"
     )
-    from campaign.territories import Territory
+    from campaign.territories.index import Territory
 
     territory = Territory(
         level=index_territory["level"],

@@ -14,7 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.officials import load_command
+from campaign.register.officials import load_command
 from tests.conftest import Mailbox, app_server, migrated_database, unique_email
 from tests.test_hostile_input import csrf_token
 from tests.test_signing_path import confirm_link, read_events
@@ -194,8 +194,8 @@ async def test_a_new_register_changes_the_coverage_everywhere(
     loaded: tuple[str, float], web: httpx.AsyncClient
 ) -> None:
     """Runs last: it replaces this module's register with a tiny one."""
-    from campaign.officials import load_officials
-    from campaign.register_sources import OfficialRecord
+    from campaign.register.officials import load_officials
+    from campaign.register.sources import OfficialRecord
 
     before = await departement_42(web)
     conn = await asyncpg.connect(loaded[0])

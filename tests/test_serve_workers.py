@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from campaign.cli import build_parser, cmd_serve
-from campaign.settings import load_settings
+from campaign.core.settings import load_settings
 from tests.conftest import Mailbox, free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,13 +16,14 @@ import asyncpg
 import msgspec
 import pytest
 
-from campaign import abuse, db, signatures
-from campaign.campaigns import Campaign, list_campaigns
-from campaign.settings import Settings, load_settings
-from campaign.signatures import SignOutcome
-from campaign.signing_batch import SigningBatcher
-from campaign.territories import TerritoryIndex
-from campaign.validation import SigningRequest
+from campaign.core import db
+from campaign.core.settings import Settings, load_settings
+from campaign.letter.campaigns import Campaign, list_campaigns
+from campaign.signing import abuse, signatures
+from campaign.signing.batch import SigningBatcher
+from campaign.signing.signatures import SignOutcome
+from campaign.signing.validation import SigningRequest
+from campaign.territories.index import TerritoryIndex
 from tests.conftest import unique_email
 
 SLUG = "jouer-collectif"
@@ -378,7 +379,7 @@ async def test_upkeep_the_role_may_not_do_is_left_to_autovacuum_and_signing_goes
     guest = await db.create_pool(
         dsn.replace("//postgres:@/", f"//{role}:@/"), min_size=1, max_size=3
     )
-    caplog.set_level(logging.WARNING, logger="campaign.signing_batch")
+    caplog.set_level(logging.WARNING, logger="campaign.signing.batch")
     try:
         batcher = SigningBatcher(guest, settings_with(tmp_path), merge_every=2, analyze_first=2)
         for round_ in range(3):

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from campaign.territories import (
+from campaign.territories.index import (
     DATA_FILE,
     Territory,
     TerritoryIndex,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.territories import TerritoryIndex, read_parts, read_vendored
-from campaign.validation import check_signing, territory_choices
+from campaign.signing.validation import check_signing, territory_choices
+from campaign.territories.index import TerritoryIndex, read_parts, read_vendored
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from email.message import EmailMessage
 import asyncpg
 import httpx
 
-from campaign import consent
-from campaign.settings import PROJECT_ROOT
+from campaign.core.settings import PROJECT_ROOT
+from campaign.letter import consent
 from tests.admin_helpers import stored_count
 from tests.conftest import Mailbox, unique_email
 

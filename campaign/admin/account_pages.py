@@ -8,11 +8,12 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import accounts, audit
-from campaign.admin.accounts import AccountError
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.roles import ROLES
+from campaign.core import audit
+from campaign.organisers import accounts
+from campaign.organisers.accounts import AccountError
+from campaign.organisers.roles import ROLES
 from campaign.runtime import RuntimeDep
 
 JOURNAL_PAGE = 100

@@ -21,13 +21,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from campaign import clientaddr
-from campaign.admin import audit, passwords, sessions, throttle
-from campaign.admin.accounts import normalise_email
-from campaign.admin.audit import Actor
-from campaign.admin.roles import RANK, allows
-from campaign.admin.sessions import SessionUser
-from campaign.db import Q
+from campaign.core import audit, clientaddr
+from campaign.core.audit import Actor
+from campaign.core.db import Q
+from campaign.organisers import passwords, sessions, throttle
+from campaign.organisers.accounts import normalise_email
+from campaign.organisers.roles import RANK, allows
+from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
 
 log = logging.getLogger(__name__)

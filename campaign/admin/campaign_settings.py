@@ -12,12 +12,12 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import audit
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.campaigns import Campaign, CampaignDefinition, save_campaign
-from campaign.db import Q
-from campaign.frenchdates import PARIS
+from campaign.core import audit
+from campaign.core.db import Q
+from campaign.core.frenchdates import PARIS
+from campaign.letter.campaigns import Campaign, CampaignDefinition, save_campaign
 from campaign.runtime import RuntimeDep
 
 STATUSES = {"draft": "Brouillon", "open": "Ouverte aux signatures", "closed": "Close"}

@@ -6,16 +6,16 @@ from typing import Any, Final
 
 from litestar.response import Template
 
-from campaign.abuse import REASONS as SUSPECT_REASONS
 from campaign.admin.auth import NO_STORE
-from campaign.admin.roles import LABELS as ROLE_LABELS
-from campaign.admin.roles import allows
-from campaign.admin.sessions import SessionUser
-from campaign.campaigns import Campaign
-from campaign.frenchdates import PARIS
-from campaign.mandates import LABELS as MANDATE_LABELS
-from campaign.pages import DEFAULT_SLUG
+from campaign.core.frenchdates import PARIS
+from campaign.letter.campaigns import Campaign
+from campaign.organisers.roles import LABELS as ROLE_LABELS
+from campaign.organisers.roles import allows
+from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime
+from campaign.signing.abuse import REASONS as SUSPECT_REASONS
+from campaign.site.pages import DEFAULT_SLUG
+from campaign.territories.mandates import LABELS as MANDATE_LABELS
 
 # Shown after a redirect (`?fait=...`): the outcome of the action just done.
 DONE: Final = {

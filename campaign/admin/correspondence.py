@@ -13,13 +13,12 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign import alerts
-from campaign.admin import audit
-from campaign.admin.audit import Actor
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
 from campaign.admin.dashboard import MAIL_LABELS
-from campaign.db import Q, convert_all
+from campaign.core import alerts, audit
+from campaign.core.audit import Actor
+from campaign.core.db import Q, convert_all
 from campaign.runtime import RuntimeDep
 
 PER_PAGE = 100

@@ -8,18 +8,18 @@ from typing import Any
 from litestar import Controller, get
 from litestar.response import Template
 
-from campaign import alerts
 from campaign.admin import charts
 from campaign.admin.auth import UserDep
 from campaign.admin.common import current_campaign, page
-from campaign.admin.filters import STATUS_LABELS, STATUSES
 from campaign.admin.verification_bridge import verified_share
-from campaign.db import Q
-from campaign.frenchdates import days_until, long_datetime
-from campaign.mandates import LABELS as MANDATE_LABELS
-from campaign.mandates import MANDATES
+from campaign.core import alerts
+from campaign.core.db import Q
+from campaign.core.frenchdates import days_until, long_datetime
+from campaign.moderation.filters import STATUS_LABELS, STATUSES
 from campaign.runtime import RuntimeDep
-from campaign.territories import normalize
+from campaign.territories.index import normalize
+from campaign.territories.mandates import LABELS as MANDATE_LABELS
+from campaign.territories.mandates import MANDATES
 
 DAYS = 30
 TOP_REFS = 30

@@ -11,12 +11,13 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Stream, Template
 
-from campaign.admin import audit, exports
 from campaign.admin.auth import NO_STORE, UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.filters import SignatoryFilter, parse_filter
-from campaign.db import Q
-from campaign.frenchdates import PARIS
+from campaign.core import audit
+from campaign.core.db import Q
+from campaign.core.frenchdates import PARIS
+from campaign.moderation import exports
+from campaign.moderation.filters import SignatoryFilter, parse_filter
 from campaign.runtime import Runtime, RuntimeDep
 
 _FORMATS = {

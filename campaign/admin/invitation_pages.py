@@ -11,11 +11,11 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
-from campaign import invitation_csv, invitations, mailings, mairies, relays
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.filters import parse_filter
-from campaign.db import Q
+from campaign.core.db import Q
+from campaign.moderation.filters import parse_filter
+from campaign.reach import invitation_csv, invitations, mailings, mairies, relays
 from campaign.runtime import Runtime, RuntimeDep
 
 PER_PAGE: Final = 100

@@ -13,17 +13,17 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
-from campaign import mailings
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.filters import SignatoryFilter, parse_filter
-from campaign.campaigns import Campaign
-from campaign.db import Q
-from campaign.mailings import Mailing
-from campaign.mandates import LABELS as MANDATE_LABELS
-from campaign.mandates import MANDATES
+from campaign.core.db import Q
+from campaign.letter.campaigns import Campaign
+from campaign.moderation.filters import SignatoryFilter, parse_filter
+from campaign.reach import mailings
+from campaign.reach.mailings import Mailing
 from campaign.runtime import Runtime, RuntimeDep
-from campaign.territories import normalize
+from campaign.territories.index import normalize
+from campaign.territories.mandates import LABELS as MANDATE_LABELS
+from campaign.territories.mandates import MANDATES
 
 _markdown = MarkdownIt("commonmark", {"html": False, "typographer": True})
 DONE = {

@@ -9,10 +9,10 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import privacy_requests
 from campaign.admin.auth import NO_STORE, UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.privacy_requests import BLOCK_KINDS, PrivacyError
+from campaign.moderation import privacy as privacy_requests
+from campaign.moderation.privacy import BLOCK_KINDS, PrivacyError
 from campaign.runtime import Runtime, RuntimeDep
 
 _DONE = {

@@ -11,13 +11,13 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign import relays
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.db import Q
-from campaign.mandates import LEVELS as MANDATE_LEVELS
+from campaign.core.db import Q
+from campaign.reach import relays
 from campaign.runtime import Runtime, RuntimeDep
-from campaign.territories import Territory
+from campaign.territories.index import Territory
+from campaign.territories.mandates import LEVELS as MANDATE_LEVELS
 
 TO_CALL = 200
 DONE = {

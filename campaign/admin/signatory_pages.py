@@ -10,15 +10,18 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import audit, moderation, signatories, verification_bridge
+from campaign.admin import verification_bridge
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.filters import SORTS, STATUS_LABELS, STATUSES, parse_filter
-from campaign.admin.roles import allows
 from campaign.admin.verification_bridge import override_available
-from campaign.mandates import LABELS as MANDATE_LABELS
-from campaign.mandates import MANDATES
+from campaign.core import audit
+from campaign.moderation import actions as moderation
+from campaign.moderation import signatories
+from campaign.moderation.filters import SORTS, STATUS_LABELS, STATUSES, parse_filter
+from campaign.organisers.roles import allows
 from campaign.runtime import Runtime, RuntimeDep
+from campaign.territories.mandates import LABELS as MANDATE_LABELS
+from campaign.territories.mandates import MANDATES
 
 ORGANISER = {"role": "organiser"}
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import asyncpg
 
-from campaign.db import Q
+from campaign.core.db import Q
 
 
 def _module() -> Any:
     try:
-        return importlib.import_module("campaign.verification")
+        return importlib.import_module("campaign.register.verification")
     except ImportError:
         return None
 

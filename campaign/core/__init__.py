@@ -1,0 +1,1 @@
+"""What every part shares: settings, the database, migrations, the clock, tokens, audit."""

@@ -1,0 +1,118 @@
+"""Configuration, read from the environment once (see the README's table)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str | None
+    """postgresql:// URL; None starts the embedded PostgreSQL under `data_dir`."""
+    smtp_url: str | None
+    """smtp://user:pass@host:port (smtps:// for TLS); None starts the embedded mail sink."""
+    mail_from: str
+    base_url: str
+    """Public URL used in emails, never derived from the Host header."""
+    secret_key: str
+    host: str
+    port: int
+    data_dir: Path
+    """Embedded PostgreSQL data, the dev secret key: ignored by git."""
+    campaigns_dir: Path
+    token_ttl_days: int
+    mail_retry_base_seconds: float
+    mail_max_attempts: int
+    mail_poll_seconds: float
+    sse_keepalive_seconds: float
+    """A comment line on idle event streams, so proxies do not close them."""
+    unconfirmed_days: int
+    """Days after which an unconfirmed signature is deleted (privacy notice)."""
+    retention_months: int
+    """Months after the campaign closes before signatures are anonymised (privacy notice)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the site answers to besides BASE_URL's host and loopback (`*.domain` allowed)."""
+    db_command_timeout: float = 10.0
+    """Seconds a query may take before it is cancelled (and the request answered 503)."""
+    db_acquire_timeout: float = 5.0
+    """Seconds a request waits for a free database connection (and to connect) before a 503."""
+    mail_lease_seconds: float = 120.0
+    """How long a claimed message stays reserved to its worker (a dead worker's come back after)."""
+    mail_auth_retry_seconds: float = 600.0
+    """Retry delay while the SMTP relay refuses our credentials (535): kept, never failed."""
+    mail_rush_above: float = 500.0
+    """Messages queued per second above which a worker yields to the signings (a rush)."""
+    mail_rush_rate: float = 100.0
+    """Messages per second a worker sends at most during a rush (0: as fast as it can)."""
+    trusted_proxies: str = ""
+    """Addresses or networks (comma-separated) of the proxies whose X-Forwarded-For is read."""
+    sign_limit_network: int = 30
+    """Signatures per hour from one client network (/24, /56) before flagging (0: no limit)."""
+    sign_limit_domain: int = 50
+    """Signatures per hour from one email domain (big mail providers excepted; 0: no limit)."""
+    sign_limit_resends: int = 3
+    """Re-submissions of one address per hour before flagging and sending nothing (0: none)."""
+    sign_limit_campaign: int = 2000
+    """Signatures per hour on a campaign before every further one is flagged (0: no limit)."""
+    form_min_seconds: float = 3.0
+    """Minimum time between showing the form and posting it; faster is flagged (0: no check)."""
+    limits_keep_days: int = 7
+    """Days the limits' counters (keyed hashes of networks, domains, addresses) are kept."""
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The dev secret: generated once, kept in the data folder so links survive restarts."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / ".data")
+    host = env.get("HOST") or "127.0.0.1"
+    port = int(env.get("PORT") or 8000)
+    return Settings(
+        database_url=env.get("DATABASE_URL") or None,
+        smtp_url=env.get("SMTP_URL") or None,
+        mail_from=env.get("MAIL_FROM") or "Jouer collectif <lettre@jouer-collectif.localhost>",
+        base_url=(env.get("BASE_URL") or f"http://{host}:{port}").rstrip("/"),
+        secret_key=env.get("SECRET_KEY") or _secret_key(data_dir),
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        campaigns_dir=Path(env.get("CAMPAIGNS_DIR") or PROJECT_ROOT / "campaigns"),
+        token_ttl_days=int(env.get("TOKEN_TTL_DAYS") or 7),
+        mail_retry_base_seconds=float(env.get("MAIL_RETRY_BASE_SECONDS") or 30),
+        mail_max_attempts=int(env.get("MAIL_MAX_ATTEMPTS") or 8),
+        mail_poll_seconds=float(env.get("MAIL_POLL_SECONDS") or 5),
+        sse_keepalive_seconds=float(env.get("SSE_KEEPALIVE_SECONDS") or 15),
+        unconfirmed_days=int(env.get("UNCONFIRMED_DAYS") or 30),
+        retention_months=int(env.get("RETENTION_MONTHS") or 6),
+        allowed_hosts=tuple(
+            h.strip() for h in (env.get("ALLOWED_HOSTS") or "").split(",") if h.strip()
+        ),
+        db_command_timeout=float(env.get("DB_COMMAND_TIMEOUT") or 10),
+        db_acquire_timeout=float(env.get("DB_ACQUIRE_TIMEOUT") or 5),
+        mail_lease_seconds=float(env.get("MAIL_LEASE_SECONDS") or 120),
+        mail_auth_retry_seconds=float(env.get("MAIL_AUTH_RETRY_SECONDS") or 600),
+        mail_rush_above=float(env.get("MAIL_RUSH_ABOVE") or 500),
+        mail_rush_rate=float(env.get("MAIL_RUSH_RATE") or 100),
+        trusted_proxies=env.get("TRUSTED_PROXIES") or "",
+        sign_limit_network=int(env.get("SIGN_LIMIT_NETWORK") or 30),
+        sign_limit_domain=int(env.get("SIGN_LIMIT_DOMAIN") or 50),
+        sign_limit_resends=int(env.get("SIGN_LIMIT_RESENDS") or 3),
+        sign_limit_campaign=int(env.get("SIGN_LIMIT_CAMPAIGN") or 2000),
+        form_min_seconds=float(env.get("FORM_MIN_SECONDS") or 3),
+        limits_keep_days=int(env.get("LIMITS_KEEP_DAYS") or 7),
+    )

@@ -1,0 +1,1 @@
+"""Confirmed signatures counted per territory: in memory, live streams, hourly history."""

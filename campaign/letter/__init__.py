@@ -1,0 +1,1 @@
+"""The letter: campaigns and their versions, the launch instant, consent wording."""

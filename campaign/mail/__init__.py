@@ -1,0 +1,1 @@
+"""Email: the outbox queue, the worker that sends it, message building, the dev sink."""

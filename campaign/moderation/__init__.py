@@ -1,0 +1,1 @@
+"""The signatories as organisers see them: list, filters, moderation, exports, privacy requests."""

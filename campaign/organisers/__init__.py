@@ -1,0 +1,1 @@
+"""Organiser accounts: roles, passwords, sessions, login throttling."""

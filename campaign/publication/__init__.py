@@ -1,0 +1,1 @@
+"""The published letter: signatories grouped by territory and its downloads."""

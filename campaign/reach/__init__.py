@@ -1,0 +1,1 @@
+"""Bringing officials to sign: mailings, invitations, relays, town halls' addresses."""

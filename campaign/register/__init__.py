@@ -1,0 +1,1 @@
+"""The register of elected officials (RNE): loading it, matching names, verifying signatures."""

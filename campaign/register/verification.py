@@ -1,0 +1,218 @@
+"""Verifying confirmed signatures against the register of elected officials, outside requests.
+
+A worker (in `serve`, and `campaign worker`) claims confirmed signatures whose verification is
+due (`FOR UPDATE SKIP LOCKED`, so any number of workers share the work), looks for the register
+entries of the same territory, with a consistent mandate and the same names after normalisation,
+and records `verified` (exactly one person matches), `ambiguous` (several do) or `not_found`.
+Organisers may override the result (`override_verification`); the override wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from campaign.core.db import Q
+from campaign.core.wakeup import DB_ERRORS, keep_listening, wait_any
+from campaign.register.names import family_key, given_key, given_names_match
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "verification"
+LISTENER_NAME = "campaign-verification-listener"
+BATCH_SIZE = 200
+POLL_SECONDS = 30.0
+
+# The register mandates that justify each mandate signed: a maire, an adjoint and a maire délégué
+# are also conseillers municipaux; a président of a council is also a member of it.
+CONSISTENT: dict[str, tuple[str, ...]] = {
+    "maire": ("maire",),
+    "adjoint": ("adjoint", "maire_delegue"),
+    "conseiller_municipal": ("conseiller_municipal", "adjoint", "maire", "maire_delegue"),
+    "president_intercommunalite": ("president_intercommunalite",),
+    "conseiller_departemental": ("conseiller_departemental", "president_departement"),
+    "president_departement": ("president_departement",),
+    "conseiller_regional": ("conseiller_regional", "president_region"),
+    "president_region": ("president_region",),
+    "depute": ("depute",),
+    "senateur": ("senateur",),
+}
+
+
+class Result(enum.Enum):
+    VERIFIED = "verified"
+    NOT_FOUND = "not_found"
+    AMBIGUOUS = "ambiguous"
+
+
+class RegisterEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A register entry, as recorded with the signature it verifies."""
+
+    id: int
+    mandate: str
+    territory_level: str
+    territory_code: str
+    family_name: str
+    given_name: str
+    sex: str | None
+    mandate_start: date | None
+
+
+class Outcome(msgspec.Struct, frozen=True):
+    result: Result
+    match: RegisterEntry | None
+    candidates: int
+
+
+_encoder = msgspec.json.Encoder()
+
+
+async def verify(
+    conn: asyncpg.Connection,
+    *,
+    given_name: str,
+    family_name: str,
+    mandate: str,
+    territory_level: str,
+    territory_code: str,
+) -> Outcome:
+    """What the register says about these details (reads only)."""
+    mandates = list(CONSISTENT.get(mandate, (mandate,)))
+    rows = await conn.fetch(
+        Q["verification_candidates"],
+        territory_level,
+        territory_code,
+        mandates,
+        family_key(family_name),
+    )
+    typed = given_key(given_name)
+    matches = [r for r in rows if given_names_match(typed, r["given_key"])]
+    # "Jean" matches "Jean" and "Jean Marc": the entry with exactly the forenames typed wins.
+    # The register holds one entry per person and mandate (a load keeps a mandate once), so two
+    # entries left are two people: homonyms, which only an organiser can tell apart.
+    exact = [r for r in matches if r["given_key"].replace("-", " ") == typed.replace("-", " ")]
+    found = exact or matches
+    if not found:
+        return Outcome(Result.NOT_FOUND, None, 0)
+    if len(found) > 1:
+        return Outcome(Result.AMBIGUOUS, None, len(found))
+    entry = RegisterEntry(**{f: found[0][f] for f in RegisterEntry.__struct_fields__})
+    return Outcome(Result.VERIFIED, entry, 1)
+
+
+async def verify_due(conn: asyncpg.Connection, limit: int = BATCH_SIZE) -> int:
+    """Claims up to `limit` signatures whose verification is due and records their results."""
+    async with conn.transaction():
+        claimed = await conn.fetch(Q["verification_claim"], limit)
+        for s in claimed:
+            outcome = await verify(
+                conn,
+                given_name=s["given_name"],
+                family_name=s["family_name"],
+                mandate=s["mandate"],
+                territory_level=s["territory_level"],
+                territory_code=s["territory_code"],
+            )
+            match = None if outcome.match is None else _encoder.encode(outcome.match).decode()
+            await conn.execute(
+                Q["verification_record"], s["id"], outcome.result.value, match, outcome.candidates
+            )
+    if claimed:
+        log.info("verification: %d signatures checked", len(claimed))
+    return len(claimed)
+
+
+async def override_verification(
+    conn: asyncpg.Connection, signature_id: int, result: str | None, actor: str
+) -> bool:
+    """An organiser's decision: `verified` or `not_found`, or None to go back to the register's.
+
+    Returns False when there is no such signature. The counts follow (trigger on signatures).
+    """
+    if result is not None and result not in (Result.VERIFIED.value, Result.NOT_FOUND.value):
+        raise ValueError(f"unknown verification override: {result!r}")
+    found = await conn.fetchval(Q["verification_override"], signature_id, result, actor)
+    return found is not None
+
+
+class VerificationStatus(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    status: str
+    verification: str
+    verification_match: dict[str, Any] | None
+    verification_candidates: int
+    verification_checked_at: datetime | None
+    verification_override: str | None
+    verification_override_by: str | None
+    verification_override_at: datetime | None
+    verified: bool
+
+
+async def verification_status(
+    conn: asyncpg.Connection, signature_id: int
+) -> VerificationStatus | None:
+    """The register's result, the override and who made it (for the back office)."""
+    row = await conn.fetchrow(Q["verification_status"], signature_id)
+    if row is None:
+        return None
+    data = dict(row)
+    if isinstance(data["verification_match"], str):
+        data["verification_match"] = msgspec.json.decode(data["verification_match"])
+    return msgspec.convert(data, VerificationStatus)
+
+
+class VerificationWorker:
+    """Verifies due signatures; woken by NOTIFY on `verification`, polling in case of a miss."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        dsn: str,
+        *,
+        batch_size: int = BATCH_SIZE,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
+        self._pool = pool
+        self._dsn = dsn
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wake = asyncio.Event()
+        listener = asyncio.create_task(self._listen(wake, stop), name="verification-listener")
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    async with self._pool.acquire() as conn:
+                        done = await verify_due(conn, self._batch_size)
+                except DB_ERRORS as exc:
+                    log.warning("verification: database unavailable (%s)", type(exc).__name__)
+                    done = 0
+                except Exception:
+                    log.exception("verification: round failed")
+                    done = 0
+                if done < self._batch_size:  # a full batch means more may be waiting
+                    await wait_any(stop, wake, within=self._poll_seconds)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
+        await keep_listening(
+            self._dsn,
+            CHANNEL,
+            wake,
+            stop,
+            application_name=LISTENER_NAME,
+            log=log,
+            what="verification",
+        )

@@ -1,0 +1,1 @@
+"""Signing and confirming: validation, abuse signals, group commits, withdrawal, purge."""

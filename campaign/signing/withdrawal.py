@@ -1,0 +1,117 @@
+"""Withdrawal and erasure: the link every email carries, and what erasing a signature leaves.
+
+Withdrawing (from the link, a page then a POST) and an organiser's erasure request have the same
+effect, in one transaction: the signature leaves the counts and the list at once, its personal
+data are erased, its unsent emails are cancelled, and an anonymous tombstone stays for the
+history of the totals (campaign, mandate, territory, dates, status `withdrawn`). Doing it twice
+changes nothing. Retention (`campaign purge`) erases the same data but keeps the counts.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+import asyncpg
+import msgspec
+
+from campaign.core import tokens
+from campaign.core.db import Q, convert
+from campaign.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def withdraw_url(settings: Settings, salt: bytes) -> str:
+    """The link to withdraw a signature (its token re-derived from the stored salt)."""
+    return f"{settings.base_url}/retirer/{tokens.derive(settings.secret_key, salt)}"
+
+
+def unsubscribe_headers(url: str) -> dict[str, str]:
+    """`List-Unsubscribe` pointing at the withdrawal: mail clients POST
+    `List-Unsubscribe=One-Click` to it (RFC 8058), which withdraws the signature."""
+    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+
+
+async def withdrawal_salt(
+    pool: asyncpg.Pool | asyncpg.Connection, settings: Settings, signature_id: int
+) -> bytes | None:
+    """The salt of the signature's withdrawal link, made on first use; None once erased.
+
+    The mail worker calls this for every message about a signature (mailings included), so the
+    link exists for every signature that was ever written to, old ones too.
+    """
+    salt, token_hash = tokens.issue(settings.secret_key)
+    made: bytes | None = await pool.fetchval(
+        Q["withdrawal_salt_issue"], signature_id, salt, token_hash
+    )
+    if made is not None:
+        return made
+    existing: bytes | None = await pool.fetchval(Q["withdrawal_salt"], signature_id)
+    return existing
+
+
+class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
+    """What a withdrawal link points at, shown before the signer confirms."""
+
+    signature_id: int
+    campaign_id: int
+    status: str
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_level: str
+    territory_code: str
+    public: bool
+    erased: bool
+
+
+async def find(conn: asyncpg.Connection, token: str) -> Withdrawal | None:
+    """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
+    if not tokens.looks_like_token(token):
+        return None
+    row = await conn.fetchrow(Q["find_withdrawal"], tokens.token_hash(token))
+    return None if row is None else convert(row, Withdrawal)
+
+
+class WithdrawResult(enum.Enum):
+    WITHDRAWN = "withdrawn"
+    ALREADY = "already"  # withdrawn (or erased) before: nothing to do
+    UNKNOWN = "unknown"
+
+
+async def withdraw(conn: asyncpg.Connection, token: str) -> WithdrawResult:
+    """The signer withdraws: erased at once, in one transaction. Twice is harmless."""
+    if not tokens.looks_like_token(token):
+        return WithdrawResult.UNKNOWN
+    token_hash = tokens.token_hash(token)
+    async with conn.transaction():
+        signature_id = await conn.fetchval(Q["lock_withdrawal"], token_hash)
+        if signature_id is None:
+            known = await conn.fetchval(Q["find_withdrawal"], token_hash)
+            return WithdrawResult.UNKNOWN if known is None else WithdrawResult.ALREADY
+        await erase(conn, [signature_id], withdraw=True)
+    log.info("signature %s withdrawn by its signer", signature_id)
+    return WithdrawResult.WITHDRAWN
+
+
+async def erase(
+    conn: asyncpg.Connection, ids: list[int], *, withdraw: bool
+) -> list[tuple[int, str]]:
+    """Erase these signatures' personal data, in the caller's transaction; returns the
+    (id, status before) of those erased now (already erased ones are skipped).
+
+    `withdraw`: the signer (or an erasure request) withdraws it: it leaves the counts and becomes
+    a `withdrawn` tombstone. Otherwise (retention) its status and the counts stay.
+    """
+    rows = await conn.fetch(Q["erasure_lock"], ids)
+    if not rows:
+        return []
+    locked = [r["id"] for r in rows]
+    emails = [r["email"] for r in rows if r["email"]]
+    if withdraw:
+        await conn.execute(Q["erasure_uncount"], locked)
+    await conn.execute(Q["erasure_outbox"], locked, emails if withdraw else [])
+    await conn.execute(Q["erasure_tokens"], locked)
+    await conn.execute(Q["erasure_anonymise"], locked, withdraw)
+    return [(r["id"], r["status"]) for r in rows]

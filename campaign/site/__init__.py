@@ -1,0 +1,1 @@
+"""The public pages (French, complete without JavaScript)."""

@@ -1,0 +1,314 @@
+"""The public pages (French, work without JavaScript): the letter and its form, confirmation,
+signatories, privacy notice."""
+
+from __future__ import annotations
+
+import logging
+from email.utils import parseaddr
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+
+from campaign.api.v1 import SearchText
+from campaign.core.frenchdates import days_until, long_date, long_datetime
+from campaign.counts.history import chart
+from campaign.counts.latest import names_hidden
+from campaign.letter import launch
+from campaign.letter.campaigns import Campaign
+from campaign.runtime import Runtime, RuntimeDep
+from campaign.signing import abuse, signatures
+from campaign.signing.signatures import ConfirmResult
+from campaign.signing.validation import FIELDS, check_signing, territory_choices
+from campaign.site.map_view import france_map, territory_url
+from campaign.site.publication_pages import published_context
+from campaign.site.relay_pages import prefill_values
+from campaign.territories.index import normalize
+from campaign.territories.mandates import LABELS, LEVEL_LABELS, MANDATES
+from campaign.territories.mandates import LEVELS as MANDATE_LEVELS
+
+DEFAULT_SLUG = "jouer-collectif"
+HONEYPOT = "website"  # hidden from people; robots fill it in
+TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+PER_PAGE = 50
+_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+log = logging.getLogger(__name__)
+
+
+def _campaign(runtime: RuntimeDep) -> Campaign:
+    campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
+    if campaign is None:
+        raise NotFoundException(detail="Aucune campagne n’est publiée.")
+    return campaign
+
+
+def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
+    now = runtime.clock.now()
+    counts = runtime.counts.campaign(campaign.id)
+    return {
+        "names_hidden": names_hidden(campaign, now),
+        "territory_url": territory_url,
+        "campaign": campaign,
+        "total": counts.total,
+        "goal": campaign.goal,
+        "launch_date": long_date(campaign.launch_at),
+        "launch_datetime": long_datetime(campaign.launch_at),
+        "launch_iso": campaign.launch_at.isoformat(),
+        "days_left": days_until(campaign.launch_at, now),
+        "launched": now >= campaign.launch_at,
+        "mandate_labels": LABELS,
+    }
+
+
+def percent(share: float | None) -> str:
+    """ "12,5 %" as French writes it; a dash when there is nothing to divide by."""
+    if share is None:
+        return "—"
+    return f"{share * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "\u00a0%"
+
+
+def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
+    counts = runtime.counts.campaign(campaign.id)
+    regions = sorted(runtime.index.all("region"), key=lambda t: normalize(t.name))
+    departements = runtime.index.all("departement")
+    now = runtime.clock.now()
+    return {
+        **_common(runtime, campaign),
+        # Signing stops at the closing date or when the status says so (campaign/launch.py).
+        "closed_message": launch.closed_message(campaign, now),
+        "closing_notice": launch.closing_notice(campaign, now),
+        "server_now": now.isoformat(),  # live.js times the launch instant on the server's clock
+        "letter_html": campaign.body_html,
+        "regions": [(t, counts.count("region", t.code)) for t in regions],
+        "departements": [(t, counts.count("departement", t.code)) for t in departements],
+        "coverage": {
+            t.code: percent(runtime.counts.coverage(campaign.id, "departement", t.code))
+            for t in departements
+        },
+        "mandate_levels": MANDATE_LEVELS,
+        "france_map": france_map(runtime, campaign.id, "departement", "signatures"),
+        "register_loaded": runtime.counts.register.total_maires > 0,
+        "territory_choices": [],
+        "mandates": [(m, LABELS[m]) for m in MANDATES],
+        "values": {},
+        "errors": {},
+        "form_stamp": abuse.form_stamp(runtime.settings.secret_key),
+    }
+
+
+async def _with_publication(runtime: Runtime, campaign: Campaign, context: dict[str, Any]) -> None:
+    """From the launch instant, the published state: banner, downloads, the grouped list."""
+    if launch.published(campaign, runtime.clock.now()):
+        context.update(await published_context(runtime, campaign))
+
+
+class Pages(Controller):
+    include_in_schema = False
+
+    @get("/")
+    async def letter(
+        self,
+        runtime: RuntimeDep,
+        invitation: FromQuery[str | None] = None,
+        ref: FromQuery[str | None] = None,
+    ) -> Template:
+        campaign = _campaign(runtime)
+        context = _index_context(runtime, campaign)
+        # An invitation's or a relay's link pre-fills the form (campaign/reach_pages.py).
+        context["values"] = await prefill_values(runtime, invitation, ref)
+        await _with_publication(runtime, campaign, context)
+        if not context["names_hidden"]:
+            context["latest"] = await _latest(runtime, campaign)
+        try:
+            context["history_chart"] = chart((await runtime.history.get(campaign)).points)
+        except _DB_ERRORS as exc:  # the page stands without its chart while the database is away
+            log.warning("history chart left out: %s", type(exc).__name__)
+        return Template("index.html", context=context)
+
+    @post("/signer")
+    async def sign(
+        self, runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Template | Redirect:
+        campaign = _campaign(runtime)
+        form = await request.form()
+        if launch.closed_message(campaign, runtime.clock.now()) is not None:
+            # The page says so politely, in place of the form.
+            context = _index_context(runtime, campaign)
+            await _with_publication(runtime, campaign, context)
+            return Template("index.html", context=context, status_code=409)
+        # Text fields only: a file part posted under a field's name is an error, not its repr.
+        fields: dict[str, object] = {
+            k: form.get(k) for k in FIELDS if form.get(k) not in (None, "")
+        }
+        values = {k: v for k, v in fields.items() if isinstance(v, str)}
+        # A territory picked among the candidates of an ambiguous entry (page without JavaScript).
+        choice = form.get(TERRITORY_CHOICE)
+        if isinstance(choice, str) and choice.strip():
+            fields["territory_code"] = values["territory_code"] = choice.strip()
+            level = MANDATE_LEVELS.get(str(fields.get("mandate")))
+            chosen = runtime.index.get(level, choice.strip()) if level else None
+            if chosen is not None:  # shown as its label if the form comes back
+                values["territory_code"] = chosen.label
+        if "public" in fields:
+            fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
+        req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
+        if req is None or errors:
+            context = _index_context(runtime, campaign)
+            await _with_publication(runtime, campaign, context)
+            if req is None and "territory_code" in errors:
+                context["territory_choices"] = territory_choices(
+                    runtime.index, fields.get("mandate"), fields.get("territory_code")
+                )
+            context.update(values=values, errors=errors)
+            return Template("index.html", context=context, status_code=422)
+        stamp = form.get(abuse.FORM_STAMP_FIELD)
+        signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
+        if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)
+            signals = msgspec.structs.replace(signals, form_reason="honeypot")
+        await runtime.signing.sign(campaign, req, signals)
+        return Redirect("/merci", status_code=303)
+
+    @get("/merci")
+    async def thanks(self, runtime: RuntimeDep) -> Template:
+        return Template("thanks.html", context=_common(runtime, _campaign(runtime)))
+
+    @get("/confirmer/{token:str}", name="confirm_page")
+    async def confirm_page(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
+        """Shows what is being confirmed; only the button's POST confirms (mail filters click)."""
+        async with runtime.pool.acquire() as conn:
+            found = await signatures.find_confirmation(conn, token)
+        campaign = (
+            _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        )
+        assert campaign is not None
+        context = _common(runtime, campaign)
+        if found is None:
+            return Template(
+                "confirm_result.html",
+                context={**context, "result": "unknown"},
+                status_code=404,
+                headers=NO_STORE,
+            )
+        if found.status == "confirmed":
+            result = "already"
+        elif found.status != "pending":
+            result = "unavailable"
+        elif found.expired:
+            result = "expired"
+        else:
+            result = "ask"
+        territory = runtime.index.get(found.territory_level, found.territory_code)
+        context.update(
+            result=result,
+            token=token,
+            signature=found,
+            territory=territory,
+            level_label=LEVEL_LABELS[found.territory_level],
+        )
+        template = "confirm.html" if result == "ask" else "confirm_result.html"
+        return Template(template, context=context, headers=NO_STORE)
+
+    @post("/confirmer/{token:str}")
+    async def confirm(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:
+        result, found = await runtime.confirming.confirm(token)
+        campaign = (
+            _campaign(runtime) if found is None else runtime.campaigns.by_id(found.campaign_id)
+        )
+        assert campaign is not None
+        context = _common(runtime, campaign)
+        territory = found and runtime.index.get(found.territory_level, found.territory_code)
+        status = 404 if result is ConfirmResult.UNKNOWN else 200
+        context.update(result=result.value, signature=found, territory=territory)
+        return Template(
+            "confirm_result.html", context=context, status_code=status, headers=NO_STORE
+        )
+
+    @get("/signataires")
+    async def signatories(
+        self,
+        runtime: RuntimeDep,
+        q: SearchText = None,
+        page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
+        region: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        departement: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        mandat: Annotated[str | None, QueryParameter(max_length=40)] = None,
+    ) -> Template:
+        campaign = _campaign(runtime)
+        filters = _list_filters(runtime, region, departement, mandat)
+        context = {
+            **_common(runtime, campaign),
+            **filters,
+            "q": q or "",
+            "regions": sorted(runtime.index.all("region"), key=lambda t: normalize(t.name)),
+            "departements": runtime.index.all("departement"),
+            "mandates": [(m, LABELS[m]) for m in MANDATES],
+            "items": [],
+            "listed": 0,
+            "page": page,
+            "pages": 1,
+        }
+        if context["names_hidden"]:  # no name, and no count a search could turn into a name
+            return Template("signatories.html", context=context)
+        async with runtime.pool.acquire() as conn:
+            total, rows = await signatures.public_signatories(
+                conn,
+                campaign.id,
+                region=filters["region"] or None,
+                departement=filters["departement"] or None,
+                mandate=filters["mandat"] or None,
+                q=q or None,
+                limit=PER_PAGE,
+                offset=(page - 1) * PER_PAGE,
+            )
+        query = {k: v for k in ("region", "departement", "mandat") if (v := filters[k])}
+        if q:
+            query["q"] = q
+        context.update(
+            items=[(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows],
+            listed=total,
+            pages=max(1, -(-total // PER_PAGE)),
+            query=urlencode(query),
+        )
+        return Template("signatories.html", context=context)
+
+    @get("/confidentialite")
+    async def privacy(self, runtime: RuntimeDep) -> Template:
+        context = _common(runtime, _campaign(runtime))
+        context.update(
+            contact_email=parseaddr(runtime.settings.mail_from)[1],
+            unconfirmed_days=runtime.settings.unconfirmed_days,
+            retention_months=runtime.settings.retention_months,
+            limits_keep_days=runtime.settings.limits_keep_days,
+        )
+        return Template("privacy.html", context=context)
+
+
+async def _latest(runtime: Runtime, campaign: Campaign) -> list[tuple[signatures.Signatory, Any]]:
+    """The newest public signatories with their territories (from memory; see public.py)."""
+    rows = await runtime.latest.get(campaign.id)
+    return [(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows]
+
+
+def _list_filters(
+    runtime: Runtime, region: str | None, departement: str | None, mandat: str | None
+) -> dict[str, str]:
+    """The list's filters, checked: an unknown value is a 400 that names the field."""
+    region, departement, mandat = (v.strip() if v else "" for v in (region, departement, mandat))
+    problems = []
+    if region and runtime.index.get("region", region) is None:
+        problems.append("« region » : région inconnue (code INSEE à deux chiffres, ex. 84)")
+    if departement and runtime.index.get("departement", departement) is None:
+        problems.append("« departement » : département inconnu (code, ex. 69, 2A, 974)")
+    if mandat and mandat not in LABELS:
+        problems.append("« mandat » : mandat inconnu")
+    if problems:
+        raise HTTPException(
+            status_code=400, detail="Filtre invalide : " + " ; ".join(problems) + "."
+        )
+    return {"region": region, "departement": departement, "mandat": mandat}

@@ -1,0 +1,235 @@
+"""Public pages of the public face (French, complete without JavaScript): the map, a page per
+région and per département, the embeddable counter (`/widget`) and the page that explains how to
+embed it (`/integrer`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Template
+
+from campaign.core.frenchdates import days_until
+from campaign.letter.campaigns import Campaign
+from campaign.runtime import Runtime, RuntimeDep
+from campaign.signing import signatures
+from campaign.site.map_view import LEVELS, MEASURES, Measure, france_map
+from campaign.site.pages import _campaign, _common, percent
+from campaign.territories.index import Territory, normalize
+from campaign.territories.map import Level
+from campaign.web.httpcache import cached_response, etag_of, gzipped
+
+Param = Annotated[str | None, QueryParameter(max_length=40)]
+TERRITORY_SIGNATORIES = 20
+MAX_COMMUNES = 300
+# The mini map is by région: by département it would weigh 20 KB gzipped on its own, past the
+# widget's budget (under 20 KB transferred, script and style included).
+WIDGET_MAPS = {"region": "région", "aucune": "sans carte"}
+
+
+def _choice(name: str, value: str | None, allowed: dict[str, str], default: str) -> str:
+    """A query parameter among `allowed`; anything else is a 400 that names it."""
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        raise HTTPException(
+            status_code=400,
+            detail=f"Paramètre « {name} » invalide : valeurs possibles "
+            + ", ".join(f"« {v} »" for v in allowed)
+            + ".",
+        )
+    return value
+
+
+class TerritoryFigures:
+    """A territory's counts, from memory."""
+
+    def __init__(self, runtime: Runtime, campaign_id: int, t: Territory) -> None:
+        counts = runtime.counts.campaign(campaign_id)
+        register = runtime.counts.register
+        self.territory = t
+        self.count = counts.count(t.level, t.code)
+        self.verified = counts.metric("verified", t.level, t.code)
+        self.communes_signed = counts.metric("communes_signed", t.level, t.code)
+        self.maires = register.maires[t.level].get(t.code, 0)
+        self.maires_signed = counts.metric("maires_signed", t.level, t.code)
+        self.coverage = percent(runtime.counts.coverage(campaign_id, t.level, t.code))
+
+
+def _communes_with_signatures(
+    runtime: Runtime, campaign_id: int, t: Territory
+) -> list[tuple[Territory, int, int, bool]]:
+    """The communes of a région or département with confirmed signatures: (commune, count,
+    verified, its maire signed), most signatures first. Walks only the communes that have some."""
+    counts = runtime.counts.campaign(campaign_id)
+    attribute = "region" if t.level == "region" else "departement"
+    found = []
+    for code, n in counts.rolled["commune"].items():
+        commune = runtime.index.get("commune", code)
+        if n > 0 and commune is not None and getattr(commune, attribute) == t.code:
+            found.append(
+                (
+                    commune,
+                    n,
+                    counts.metric("verified", "commune", code),
+                    counts.metric("maires_signed", "commune", code) > 0,
+                )
+            )
+    found.sort(key=lambda row: (-row[1], normalize(row[0].name)))
+    return found
+
+
+class PublicPages(Controller):
+    include_in_schema = False
+
+    @get("/carte")
+    async def france(
+        self, runtime: RuntimeDep, niveau: Param = None, mesure: Param = None
+    ) -> Template:
+        """The map by département or région, by signatures or share of maires, with its table."""
+        campaign = _campaign(runtime)
+        level: Level = "departement"
+        if _choice("niveau", niveau, LEVELS, "departement") == "region":
+            level = "region"
+        measure: Measure = "signatures"
+        if _choice("mesure", mesure, MEASURES, "signatures") == "maires":
+            measure = "maires"
+        territories = sorted(runtime.index.all(level), key=lambda t: normalize(t.name))
+        return Template(
+            "map.html",
+            context={
+                **_common(runtime, campaign),
+                "level": level,
+                "measure": measure,
+                "levels": LEVELS,
+                "measures": MEASURES,
+                "register_loaded": runtime.counts.register.total_maires > 0,
+                "france_map": france_map(runtime, campaign.id, level, measure),
+                "rows": [TerritoryFigures(runtime, campaign.id, t) for t in territories],
+            },
+        )
+
+    @get("/territoires/region/{code:str}")
+    async def region(self, runtime: RuntimeDep, code: FromPath[str]) -> Template:
+        return await _territory_page(runtime, "region", code)
+
+    @get("/territoires/departement/{code:str}")
+    async def departement(self, runtime: RuntimeDep, code: FromPath[str]) -> Template:
+        return await _territory_page(runtime, "departement", code)
+
+    @get("/integrer")
+    async def embed(self, runtime: RuntimeDep) -> Template:
+        """How to put the counter on another site: the snippet to copy, and a preview."""
+        campaign = _campaign(runtime)
+        return Template(
+            "embed.html",
+            context={
+                **_common(runtime, campaign),
+                "base_url": runtime.settings.base_url,
+                "widget_maps": WIDGET_MAPS,
+            },
+        )
+
+    @get("/widget", cache=False)
+    async def widget(
+        self, runtime: RuntimeDep, request: Request[Any, Any, Any], carte: Param = None
+    ) -> Response[bytes]:
+        """The embeddable counter (and mini map): the only page other sites may frame (see
+        campaign/security.py). Light (no framework), gzipped once per change of the counts,
+        cacheable for a few seconds; live through static/live.js."""
+        campaign = _campaign(runtime)
+        choice = _choice("carte", carte, WIDGET_MAPS, "region")
+        body, etag, compressed = _widget(runtime, request, campaign, choice)
+        return cached_response(
+            request,
+            body,
+            etag=etag,
+            compressed=compressed,
+            max_age=5,
+            stale=30,
+            media_type="text/html; charset=utf-8",
+        )
+
+
+async def _territory_page(runtime: Runtime, level: str, code: str) -> Template:
+    campaign = _campaign(runtime)
+    t = runtime.index.get(level, code)
+    if t is None:
+        place = "Cette région" if level == "region" else "Ce département"
+        raise NotFoundException(detail=f"{place} n’existe pas (code « {code[:10]} »).")
+    context = _common(runtime, campaign)
+    figures = TerritoryFigures(runtime, campaign.id, t)
+    departements = []
+    if level == "region":
+        departements = [
+            TerritoryFigures(runtime, campaign.id, d)
+            for d in runtime.index.all("departement")
+            if d.region == code
+        ]
+    region = runtime.index.get("region", t.region) if t.region else None
+    communes = _communes_with_signatures(runtime, campaign.id, t)
+    items: list[tuple[signatures.Signatory, Territory | None]] = []
+    listed = 0
+    if not context["names_hidden"]:
+        async with runtime.pool.acquire() as conn:
+            listed, rows = await signatures.public_signatories(
+                conn,
+                campaign.id,
+                region=code if level == "region" else None,
+                departement=code if level == "departement" else None,
+                limit=TERRITORY_SIGNATORIES,
+            )
+        items = [(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows]
+    context.update(
+        t=t,
+        level=level,
+        figures=figures,
+        region=region,
+        departements=departements,
+        communes=communes[:MAX_COMMUNES],
+        communes_total=len(communes),
+        items=items,
+        listed=listed,
+        register_loaded=runtime.counts.register.total_maires > 0,
+        list_url=f"/signataires?{level}={code}",
+    )
+    return Template("territory.html", context=context)
+
+
+_widgets: dict[tuple[int, int, str], tuple[tuple[Any, ...], tuple[bytes, str, bytes]]] = {}
+
+
+def _widget(
+    runtime: Runtime, request: Request[Any, Any, Any], campaign: Campaign, carte: str
+) -> tuple[bytes, str, bytes]:
+    """The widget's HTML, its ETag and its gzip, rendered once per state of what it shows."""
+    now = runtime.clock.now()
+    level: Level = "region"
+    key = (
+        runtime.settings.base_url,
+        campaign,
+        runtime.counts.body(campaign.id, level)[1],  # changes with any count it shows
+        days_until(campaign.launch_at, now),
+        now >= campaign.launch_at,
+    )
+    slot = (id(runtime), campaign.id, carte)
+    cached = _widgets.get(slot)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    context = {
+        **_common(runtime, campaign),
+        "base_url": runtime.settings.base_url,
+        "carte": carte,
+        "mini_map": None
+        if carte == "aucune"
+        else france_map(runtime, campaign.id, level, element_id="widget-carte", links=False),
+    }
+    engine = request.app.template_engine
+    assert engine is not None
+    html = engine.get_template("widget.html").render(**context)
+    body = html.encode()
+    result = (body, etag_of(body), gzipped(body))
+    _widgets[slot] = (key, result)
+    return result

@@ -1,0 +1,1 @@
+"""Régions, départements, communes; the mandates that name them; the map drawn from them."""

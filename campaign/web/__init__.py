@@ -1,0 +1,1 @@
+"""What every HTTP layer shares: errors, security headers, CORS, HTTP caching, hot reads."""
