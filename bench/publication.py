@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from campaign.core.settings import PROJECT_ROOT
 from campaign.letter.campaigns import _render_markdown, parse_campaign_file
 from campaign.publication import files
-from campaign.publication.letter import ListedSignatory, Listing, group, render_listing
+from campaign.publication.letter import render_listing
+from campaign.publication.listing import ListedSignatory, Listing, group
 from campaign.territories.index import TerritoryIndex, read_vendored
 from campaign.territories.map import render_map
 

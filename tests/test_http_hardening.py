@@ -304,6 +304,10 @@ async def database_failure(kind: FromPath[str]) -> dict[str, str]:
         raise TimeoutError
     if kind == "refus":
         raise ConnectionRefusedError
+    if kind == "socket":  # the server's Unix socket gone (a restart): raised by the driver
+        await asyncpg.connect("postgresql://campaign@/campaign?host=/nonexistent-socket-dir")
+    if kind == "fichier":  # not the database: a bug or a missing file of ours
+        raise FileNotFoundError("/nulle/part.csv")
     raise UNAVAILABLE[kind]("boom")
 
 
@@ -311,11 +315,26 @@ async def test_every_kind_of_database_failure_is_a_503_with_retry_after(dsn: str
     app, base = make_app(DATABASE_URL=dsn, SMTP_URL="smtp://127.0.0.1:9")
     app.register(database_failure)
     async with serve(app, port_of(base)) as url, httpx.AsyncClient(base_url=url) as c:
-        for kind in [*UNAVAILABLE, "delai", "refus"]:
+        for kind in [*UNAVAILABLE, "delai", "refus", "socket"]:
             r = await c.get(f"/api/v1/panne/{kind}")
             assert r.status_code == 503, kind
             assert r.headers["retry-after"] == "5"
             assert re.fullmatch(r"[0-9a-f]{8}", r.json()["error_id"])
+
+
+async def test_only_the_database_answers_503_a_missing_file_is_a_500_in_the_log(dsn: str) -> None:
+    app, base = make_app(DATABASE_URL=dsn, SMTP_URL="smtp://127.0.0.1:9")
+    app.register(database_failure)
+    with captured_logs() as logs:
+        async with serve(app, port_of(base)) as url, httpx.AsyncClient(base_url=url) as c:
+            r = await c.get("/api/v1/panne/fichier")
+    assert r.status_code == 500
+    assert "retry-after" not in r.headers
+    assert "nulle" not in r.text
+    error_id = r.json()["error_id"]
+    logged = "\n".join(logs.lines)
+    assert f"error {error_id}: unhandled on GET /api/v1/panne/fichier" in logged
+    assert "FileNotFoundError" in logged  # with its traceback
 
 
 async def test_an_unexpected_error_gets_a_french_page_with_an_identifier_found_in_the_log(
@@ -345,7 +364,7 @@ async def test_an_unexpected_error_gets_a_french_page_with_an_identifier_found_i
     assert "secret" not in api.text and "KeyError" not in api.text
     assert page_id.group(1) != payload["error_id"]
 
-    lines = [line for line in logs.lines if line.startswith("ERROR campaign.app")]
+    lines = [line for line in logs.lines if line.startswith("ERROR campaign.web.errors")]
     assert any(f"error {page_id.group(1)}: unhandled on GET /boum" in line for line in lines)
     assert any(
         f"error {payload['error_id']}: unhandled on GET /api/v1/boum" in line for line in lines

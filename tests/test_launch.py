@@ -19,7 +19,6 @@ import pytest
 from pypdf import PdfReader
 
 from campaign.core.frenchdates import long_date
-from campaign.publication.letter import publication
 from tests.admin_helpers import csrf_of, logged_in
 from tests.conftest import Mailbox, unique_email
 from tests.public_helpers import SLUG, PublicApp, eventually, make_signature, public_app
@@ -235,7 +234,7 @@ async def test_nothing_is_published_before_the_instant_then_everything_at_it(
 async def check_downloads(
     lapp: PublicApp, web: httpx.AsyncClient, counted: int, listed: int
 ) -> None:
-    pub = publication(lapp.runtime)
+    pub = lapp.runtime.publication
     pub.pdf_interval = 0  # rebuilt at each change (a test does not wait 30 s)
     pdf = await web.get(DOWNLOADS + "/lettre-et-signataires.pdf")
     assert pdf.status_code == 200

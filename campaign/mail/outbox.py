@@ -20,9 +20,9 @@ import asyncpg
 import msgspec
 
 from campaign.core import alerts, tokens
-from campaign.core.db import Q, convert, convert_all
+from campaign.core.db import DB_ERRORS, Q, convert, convert_all
 from campaign.core.settings import Settings
-from campaign.core.wakeup import DB_ERRORS, keep_listening, wait_any
+from campaign.core.wakeup import keep_listening, wait_any
 from campaign.mail.message import (
     MailError,
     MailRenderer,
@@ -383,7 +383,7 @@ class MailWorker:
                 [m.attempts for m in claims],
                 timeout=5,
             )
-        except (*DB_ERRORS, TimeoutError) as exc:
+        except DB_ERRORS as exc:
             log.warning(
                 "mail worker: %d claim(s) not released (%s); their lease will bring them back",
                 len(claims),
@@ -406,14 +406,14 @@ class MailWorker:
             delay,
         )
         self._auth_alert = True
-        with contextlib.suppress(*DB_ERRORS, TimeoutError):
+        with contextlib.suppress(*DB_ERRORS):
             await alerts.raise_alert(self._pool, alerts.SMTP_AUTH, _reply_of(exc.reason)[:300])
         self._check(mail, await hold(self._pool, mail, delay, exc.reason))
 
     async def _credentials_work(self) -> None:
         if self._auth_alert:
             self._auth_alert = False
-            with contextlib.suppress(*DB_ERRORS, TimeoutError):
+            with contextlib.suppress(*DB_ERRORS):
                 if await alerts.clear_alert(self._pool, alerts.SMTP_AUTH):
                     log.warning("SMTP relay accepts the service's credentials again")
 
