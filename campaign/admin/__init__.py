@@ -30,6 +30,7 @@ def router() -> Router:
         correspondence,
         dashboard,
         export_pages,
+        forms,
         invitation_pages,
         mailing_pages,
         privacy_pages,
@@ -56,7 +57,10 @@ def router() -> Router:
             relay_pages.TerritoriesController,
         ],
         guards=[auth.role_guard],
-        dependencies={"user": Provide(auth.provide_user, sync_to_thread=False)},
+        dependencies={
+            "user": Provide(auth.provide_user, sync_to_thread=False),
+            "form": Provide(forms.provide_form),
+        },
         exception_handlers={
             NotAuthorizedException: auth.to_login,
             PermissionDeniedException: auth.forbidden,

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text
 from campaign.core.db import Q
 from campaign.moderation.filters import parse_filter
+from campaign.organisers.sessions import SessionUser
 from campaign.reach import invitation_csv, invitations, mailings, mairies, relays
 from campaign.runtime import Runtime, RuntimeDep
 
@@ -35,13 +37,12 @@ async def _relay_choices(runtime: Runtime, campaign_id: int) -> list[relays.Rank
 
 class InvitationsController(Controller):
     path = "/admin/invitations"
-    include_in_schema = False
     opt = {"role": "organiser"}
 
     async def _page(
         self,
         runtime: Runtime,
-        user: UserDep,
+        user: SessionUser,
         *,
         departement: str | None = None,
         status: str | None = None,
@@ -101,11 +102,8 @@ class InvitationsController(Controller):
         )
 
     @post("/import", request_max_body_size=IMPORT_MAX_BYTES)
-    async def import_csv(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template:
+    async def import_csv(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template:
         campaign = current_campaign(runtime)
-        form = await request.form()
         upload = form.get("fichier")
         data: bytes | str = ""
         if isinstance(upload, UploadFile):
@@ -143,12 +141,9 @@ class InvitationsController(Controller):
         )
 
     @post("/annuaire")
-    async def from_directory(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template:
+    async def from_directory(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template:
         campaign = current_campaign(runtime)
-        form = await request.form()
-        departement = _departement(str(form.get("departement") or ""))
+        departement = _departement(text(form, "departement"))
         if departement is None:
             return await self._page(
                 runtime, user, status_code=422, import_errors=["Choisissez un département."]
@@ -176,13 +171,10 @@ class InvitationsController(Controller):
         )
 
     @post("/envoyer")
-    async def send(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template | Redirect:
+    async def send(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = await request.form()
         errors: dict[str, str] = {}
-        rate = mailings.parse_rate(str(form.get("rate") or ""), errors)
+        rate = mailings.parse_rate(text(form, "rate"), errors)
         if rate is None:
             return await self._page(runtime, user, status_code=422, send_error=errors.get("rate"))
         relay_id = await _relay(runtime, campaign.id, form.get("relais"))
@@ -192,11 +184,11 @@ class InvitationsController(Controller):
                 campaign.id,
                 actor(user),
                 rate=rate,
-                departement=_departement(str(form.get("departement") or "")),
+                departement=_departement(text(form, "departement")),
                 relay_id=relay_id,
             )
             await mailings.start(conn, mailing_id, actor(user))
-        return Redirect(f"/admin/envois/{mailing_id}?fait=envoi", status_code=303)
+        return redirect(f"/admin/envois/{mailing_id}", "envoi")
 
 
 async def _relay(runtime: Runtime, campaign_id: int, raw: object) -> int | None:
