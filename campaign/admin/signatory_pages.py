@@ -75,8 +75,10 @@ class SignatoriesController(Controller):
             statuses=[(s, STATUS_LABELS[s]) for s in STATUSES],
             status_labels=STATUS_LABELS,
             mandates=[(m, MANDATE_LABELS[m]) for m in MANDATES],
-            regions=runtime.index.all("region"),
-            departements=runtime.index.all("departement"),
+            regions=[(t.code, t.name) for t in runtime.index.all("region")],
+            departements=[
+                (t.code, f"{t.code} — {t.name}") for t in runtime.index.all("departement")
+            ],
             sorts=SORTS,
             with_email=with_email,
             bulk_actions=moderation.ACTIONS,
