@@ -9,7 +9,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import Outcome, current_campaign, newest_first, page, redirect
+from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.admin.forms import FormDep, text
 from campaign.core import audit
 from campaign.organisers import accounts
@@ -21,29 +21,25 @@ from campaign.runtime import Runtime, RuntimeDep
 JOURNAL_PAGE = 100
 
 
-class AccountsController(Controller):
-    path = "/admin/comptes"
+class AdminsController(Controller):
+    """What admins alone see: the organisers' accounts, and the audit log."""
+
+    path = "/admin"
     opt = {"role": "admin"}
 
-    async def _page(self, runtime: Runtime, user: SessionUser, **context: Any) -> Template:
+    async def _accounts(self, runtime: Runtime, user: SessionUser, **context: Any) -> Template:
         """The accounts and the form to add one; `context`: an outcome, or an error."""
         async with runtime.pool.acquire() as conn:
-            organisers = await accounts.list_organisers(conn)
-        context.setdefault("values", {})
-        return page(
-            "admin/accounts.html",
-            user,
-            current_campaign(runtime),
-            organisers=organisers,
-            roles=ROLES,
-            **context,
-        )
+            context["organisers"] = await accounts.list_organisers(conn)
+        return page("admin/accounts.html", user, current_campaign(runtime), roles=ROLES, **context)
 
-    @get("/")
-    async def index(self, runtime: RuntimeDep, user: UserDep, fait: Outcome = None) -> Template:
-        return await self._page(runtime, user, done=fait)
+    @get("/comptes")
+    async def accounts_page(
+        self, runtime: RuntimeDep, user: UserDep, fait: Outcome = None
+    ) -> Template:
+        return await self._accounts(runtime, user, done=fait)
 
-    @post("/")
+    @post("/comptes")
     async def create(
         self, runtime: RuntimeDep, user: UserDep, form: FormDep
     ) -> Template | Redirect:
@@ -54,10 +50,10 @@ class AccountsController(Controller):
                     conn, actor(user), values["email"], values["role"], text(form, "password")
                 )
         except AccountError as exc:
-            return await self._page(runtime, user, error=str(exc), values=values)
+            return await self._accounts(runtime, user, error=str(exc), values=values)
         return redirect("/admin/comptes", "compte")
 
-    @post("/{organiser_id:int}")
+    @post("/comptes/{organiser_id:int}")
     async def change(
         self, runtime: RuntimeDep, user: UserDep, organiser_id: FromPath[int], form: FormDep
     ) -> Template | Redirect:
@@ -71,22 +67,18 @@ class AccountsController(Controller):
                 else:
                     raise AccountError("Action inconnue.")
         except AccountError as exc:
-            return await self._page(runtime, user, error=str(exc))
+            return await self._accounts(runtime, user, error=str(exc))
         return redirect("/admin/comptes", "compte")
 
-
-class JournalController(Controller):
-    path = "/admin/journal"
-    opt = {"role": "admin"}
-
-    @get("/")
-    async def index(
+    @get("/journal")
+    async def journal(
         self,
         runtime: RuntimeDep,
         user: UserDep,
-        avant: FromQuery[int | None] = None,
+        avant: Before = None,
         action: FromQuery[str | None] = None,
     ) -> Template:
+        """The audit log, newest first, filtered by action."""
         async with runtime.pool.acquire() as conn:
             entries = await audit.recent(
                 conn, before_id=avant, action=action or None, limit=JOURNAL_PAGE + 1
@@ -96,7 +88,7 @@ class JournalController(Controller):
             "admin/journal.html",
             user,
             current_campaign(runtime),
+            action=action or "",
             entries=shown,
             next_before=next_before,
-            action=action or "",
         )

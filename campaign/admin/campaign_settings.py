@@ -23,6 +23,8 @@ from campaign.runtime import Runtime, RuntimeDep
 
 STATUSES = {"draft": "Brouillon", "open": "Ouverte aux signatures", "closed": "Close"}
 BODY_MAX = 100_000
+# Saved into the letter's definition (with its body): a changed body makes a new version.
+_LETTER_FIELDS = ("title", "addressees", "summary", "launch_at", "goal")
 TEXT_MAX = 500
 
 
@@ -150,15 +152,8 @@ class CampaignSettingsController(Controller):
         if fields.get("action") == "apercu":
             preview = msgspec.structs.replace(campaign, body=values["body"]).body_html
             return await self._page(runtime, user, campaign, shown, preview=preview)
-        definition = CampaignDefinition(
-            slug=campaign.slug,
-            title=values["title"],
-            addressees=values["addressees"],
-            summary=values["summary"],
-            launch_at=values["launch_at"],
-            goal=values["goal"],
-            body=values["body"],
-        )
+        letter = {k: values[k] for k in _LETTER_FIELDS}
+        definition = CampaignDefinition(slug=campaign.slug, body=values["body"], **letter)
         async with runtime.pool.acquire() as conn, conn.transaction():
             await save_campaign(conn, definition)  # a changed letter becomes a new version
             await conn.execute(
@@ -168,7 +163,7 @@ class CampaignSettingsController(Controller):
             version = await conn.fetchval(Q["admin_campaign_version"], campaign.id)
             after = msgspec.structs.replace(
                 campaign,
-                **{k: values[k] for k in ("title", "addressees", "summary", "launch_at", "goal")},
+                **letter,
                 status=values["status"],
                 embargo=values["embargo"],
                 closing_at=values["closing_at"],

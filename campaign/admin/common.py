@@ -54,10 +54,12 @@ def page(
     status_code: int | None = None,
     done: str | None = None,
     error: str | None = None,
+    values: dict[str, str] | None = None,
     **context: Any,
 ) -> Template:
     """A back-office page: never cached (it shows personal data), never framed. A page that
-    shows an `error` (an action refused, a form to correct) answers 422 unless told otherwise."""
+    shows an `error` (an action refused, a form to correct) answers 422 unless told otherwise;
+    `values`: what a form sent, shown again to be corrected."""
     return Template(
         template,
         context={
@@ -69,6 +71,7 @@ def page(
             "mandate_labels": MANDATE_LABELS,
             "done": DONE.get(done or ""),
             "error": error,
+            "values": values or {},
             "paris": PARIS,
             "reason_labels": SUSPECT_REASONS,
             **context,
@@ -86,6 +89,9 @@ def redirect(path: str, done: str | None = None) -> Redirect:
 
 Outcome = FromQuery[str | None]
 """The `?fait=` of a page shown after an action: which outcome to say."""
+
+Before = FromQuery[int | None]
+"""The `?avant=` of a list read newest first: the id its page starts before (see newest_first)."""
 
 
 class _Numbered(Protocol):

@@ -14,30 +14,33 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import Outcome, current_campaign, newest_first, page, redirect
+from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.admin.dashboard import MAIL_LABELS
 from campaign.core import alerts, audit
 from campaign.core.audit import Actor
 from campaign.core.db import Q, convert_all
 from campaign.runtime import RuntimeDep
 
-PER_PAGE = 100
-RETRY_MAX = 1000
-
 
 class MailRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A message of the outbox, in the order of the page's columns."""
+
     id: int
+    created_at: datetime
     template: str
     recipient: str
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    next_attempt_at: datetime
     signature_id: int | None
     given_name: str | None
     family_name: str | None
+    status: str
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+PER_PAGE = 100
+RETRY_MAX = 1000
 
 
 async def retry(conn: asyncpg.Connection, who: Actor, ids: list[int]) -> int:
@@ -78,7 +81,7 @@ class MailController(Controller):
         runtime: RuntimeDep,
         user: UserDep,
         statut: FromQuery[str | None] = None,
-        avant: FromQuery[int | None] = None,
+        avant: Before = None,
         fait: Outcome = None,
         relances: FromQuery[int | None] = None,
     ) -> Template:
@@ -94,12 +97,12 @@ class MailController(Controller):
             user,
             current_campaign(runtime),
             done=fait,
-            rows=shown,
-            next_before=next_before,
-            status=status,
-            labels=MAIL_LABELS,
             retried=relances,
             alerts=[a.message() for a in raised],
+            status=status,
+            labels=MAIL_LABELS,
+            rows=shown,
+            next_before=next_before,
         )
 
     @post("/{mail_id:int}/relancer")

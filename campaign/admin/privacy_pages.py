@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
@@ -30,7 +30,6 @@ class BlockListController(Controller):
 
     async def _page(self, runtime: Runtime, user: SessionUser, **context: Any) -> Template:
         """The block list and the form to add to it; `context`: a notice, or an error."""
-        context.setdefault("values", {})
         async with runtime.pool.acquire() as conn:
             entries = await privacy_requests.block_list(conn)
         return page(
@@ -65,29 +64,32 @@ class BlockListController(Controller):
         return redirect("/admin/blocage", "suppression")
 
 
+def _requests_page(runtime: Runtime, user: SessionUser, **context: Any) -> Template:
+    return page("admin/privacy.html", user, current_campaign(runtime), **context)
+
+
+def _refused(request: Request[Any, Any, Any], exc: PrivacyError) -> Template:
+    """A request refused (no valid address): the page again, with the reason (422)."""
+    runtime: Runtime = request.app.state.runtime
+    return _requests_page(runtime, request.state.organiser, error=str(exc))
+
+
 class PrivacyRequestsController(Controller):
     path = "/admin/donnees"
     opt = {"role": "organiser"}
-
-    def _page(self, runtime: Runtime, user: SessionUser, **context: Any) -> Template:
-        return page("admin/privacy.html", user, current_campaign(runtime), **context)
+    exception_handlers = {PrivacyError: _refused}
 
     @get("/")
     async def index(self, runtime: RuntimeDep, user: UserDep) -> Template:
-        return self._page(runtime, user)
+        return _requests_page(runtime, user)
 
     @post("/acces", status_code=200)
-    async def access(
-        self, runtime: RuntimeDep, user: UserDep, form: FormDep
-    ) -> Response[bytes] | Template:
+    async def access(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Response[bytes]:
         """Everything held about an address, as a JSON file to send to the person."""
-        try:
-            async with runtime.pool.acquire() as conn:
-                document = await privacy_requests.access(
-                    conn, runtime.settings.secret_key, actor(user), text(form, "email")
-                )
-        except PrivacyError as exc:
-            return self._page(runtime, user, error=str(exc))
+        async with runtime.pool.acquire() as conn:
+            document = await privacy_requests.access(
+                conn, runtime.settings.secret_key, actor(user), text(form, "email")
+            )
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         return Response(
             document,
@@ -102,12 +104,9 @@ class PrivacyRequestsController(Controller):
     async def erase(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template:
         if form.get("confirmer") != "oui":
             message = "Cochez la case de confirmation : l’effacement est définitif."
-            return self._page(runtime, user, error=message)
-        try:
-            async with runtime.pool.acquire() as conn:
-                erased = await privacy_requests.erase(
-                    conn, runtime.settings.secret_key, actor(user), text(form, "email")
-                )
-        except PrivacyError as exc:
-            return self._page(runtime, user, error=str(exc))
-        return self._page(runtime, user, erased=erased)
+            return _requests_page(runtime, user, error=message)
+        async with runtime.pool.acquire() as conn:
+            erased = await privacy_requests.erase(
+                conn, runtime.settings.secret_key, actor(user), text(form, "email")
+            )
+        return _requests_page(runtime, user, erased=erased)

@@ -53,10 +53,9 @@ class RelaysController(Controller):
     path = "/admin/relais"
     opt = {"role": "organiser"}
 
-    async def _list(
-        self, runtime: Runtime, user: SessionUser, values: dict[str, str], error: str | None = None
-    ) -> Template:
-        """The ranking and the form of a new relay (with the reason it was refused: 422)."""
+    async def _list(self, runtime: Runtime, user: SessionUser, **refused: Any) -> Template:
+        """The ranking and the form of a new relay; `refused`: the `values` it was sent and the
+        `error` that refused them (422)."""
         campaign = current_campaign(runtime)
         async with runtime.pool.acquire() as conn:
             ranked = await relays.ranking(conn, campaign.id)
@@ -68,16 +67,16 @@ class RelaysController(Controller):
             "admin/relays.html",
             user,
             campaign,
-            status_code=422 if error else 200,
+            status_code=422 if refused else 200,
             rows=rows,
-            values=values,
-            form_error=error,
+            values=refused.get("values"),
+            form_error=refused.get("error"),
             percent=_percent,
         )
 
     @get("/", opt={"role": "viewer"})
     async def index(self, runtime: RuntimeDep, user: UserDep) -> Template:
-        return await self._list(runtime, user, {})
+        return await self._list(runtime, user)
 
     @post("/")
     async def create(
@@ -88,7 +87,7 @@ class RelaysController(Controller):
         territory = _territory(runtime, values.get("territoire", ""))
         if territory is None:
             message = "Territoire inconnu : un code (69, 84, 69123) ou un nom sans ambiguïté."
-            return await self._list(runtime, user, values, message)
+            return await self._list(runtime, user, values=values, error=message)
         try:
             async with runtime.pool.acquire() as conn:
                 relay_id = await relays.create(
@@ -101,7 +100,7 @@ class RelaysController(Controller):
                     who=actor(user),
                 )
         except relays.RelayError as exc:
-            return await self._list(runtime, user, values, str(exc))
+            return await self._list(runtime, user, values=values, error=str(exc))
         return redirect(f"/admin/relais/{relay_id}", "relais")
 
     @get("/{relay_id:int}")
@@ -220,9 +219,9 @@ class TerritoriesController(Controller):
             campaign,
             departements=by_coverage,
             regions=regions,
+            percent=_percent,
+            maire_level=MANDATE_LEVELS["maire"],
             chosen=chosen,
             to_call=to_call,
             to_call_total=to_call_total,
-            percent=_percent,
-            maire_level=MANDATE_LEVELS["maire"],
         )

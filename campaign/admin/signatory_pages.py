@@ -37,6 +37,13 @@ from campaign.territories.mandates import MANDATES
 ORGANISER = {"role": "organiser"}
 
 
+def _filter(request: Request[Any, Any, Any]) -> tuple[dict[str, str], SignatoryFilter, list[str]]:
+    """The query string, the list's filter it gives, and what was wrong in it."""
+    params = dict(request.query_params)
+    f, errors = parse_filter(params)
+    return params, f, errors
+
+
 def _page_number(raw: str | None) -> int:
     try:
         return max(1, min(int(raw or 1), 10_000))
@@ -53,8 +60,7 @@ class SignatoriesController(Controller):
         self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
     ) -> Template:
         campaign = current_campaign(runtime)
-        params = dict(request.query_params)
-        f, errors = parse_filter(params)
+        params, f, errors = _filter(request)
         number = _page_number(params.get("page"))
         with_email = allows(user.role, "organiser")
         async with runtime.pool.acquire() as conn:
@@ -166,8 +172,7 @@ class SignatoriesController(Controller):
     ) -> Template:
         """How many signatures an action on this filter would touch, before doing it."""
         campaign = current_campaign(runtime)
-        params = dict(request.query_params)
-        f, errors = parse_filter(params)
+        params, f, errors = _filter(request)
         async with runtime.pool.acquire() as conn:
             total, _ = await signatories.find_page(
                 conn, campaign.id, f, runtime.index, with_email=True, page=1, per_page=1
