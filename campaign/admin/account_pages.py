@@ -4,120 +4,91 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
+from campaign.admin.forms import FormDep, text
 from campaign.core import audit
 from campaign.organisers import accounts
 from campaign.organisers.accounts import AccountError
 from campaign.organisers.roles import ROLES
-from campaign.runtime import RuntimeDep
+from campaign.organisers.sessions import SessionUser
+from campaign.runtime import Runtime, RuntimeDep
 
 JOURNAL_PAGE = 100
 
 
-class AccountsController(Controller):
-    path = "/admin/comptes"
-    include_in_schema = False
+class AdminsController(Controller):
+    """What admins alone see: the organisers' accounts, and the audit log."""
+
+    path = "/admin"
     opt = {"role": "admin"}
 
-    async def _page(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        *,
-        error: str | None = None,
-        done: str | None = None,
-        values: dict[str, str] | None = None,
-    ) -> Template:
+    async def _accounts(self, runtime: Runtime, user: SessionUser, **context: Any) -> Template:
+        """The accounts and the form to add one; `context`: an outcome, or an error."""
         async with runtime.pool.acquire() as conn:
-            organisers = await accounts.list_organisers(conn)
-        return page(
-            "admin/accounts.html",
-            user,
-            current_campaign(runtime),
-            status_code=422 if error else 200,
-            done=done,
-            error=error,
-            organisers=organisers,
-            roles=ROLES,
-            values=values or {},
-        )
+            context["organisers"] = await accounts.list_organisers(conn)
+        return page("admin/accounts.html", user, current_campaign(runtime), roles=ROLES, **context)
 
-    @get("/")
-    async def index(
-        self, runtime: RuntimeDep, user: UserDep, fait: FromQuery[str | None] = None
+    @get("/comptes")
+    async def accounts_page(
+        self, runtime: RuntimeDep, user: UserDep, fait: Outcome = None
     ) -> Template:
-        return await self._page(runtime, user, done=fait)
+        return await self._accounts(runtime, user, done=fait)
 
-    @post("/")
+    @post("/comptes")
     async def create(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
+        self, runtime: RuntimeDep, user: UserDep, form: FormDep
     ) -> Template | Redirect:
-        form = await request.form()
-        email = str(form.get("email") or "")
-        role = str(form.get("role") or "")
+        values = {"email": text(form, "email"), "role": text(form, "role")}
         try:
             async with runtime.pool.acquire() as conn:
                 await accounts.create_organiser(
-                    conn, actor(user), email, role, str(form.get("password") or "")
+                    conn, actor(user), values["email"], values["role"], text(form, "password")
                 )
         except AccountError as exc:
-            return await self._page(
-                runtime, user, error=str(exc), values={"email": email, "role": role}
-            )
-        return Redirect("/admin/comptes?fait=compte", status_code=303)
+            return await self._accounts(runtime, user, error=str(exc), values=values)
+        return redirect("/admin/comptes", "compte")
 
-    @post("/{organiser_id:int}")
+    @post("/comptes/{organiser_id:int}")
     async def change(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        organiser_id: FromPath[int],
-        request: Request[Any, Any, Any],
+        self, runtime: RuntimeDep, user: UserDep, organiser_id: FromPath[int], form: FormDep
     ) -> Template | Redirect:
-        form = await request.form()
-        action = str(form.get("action") or "")
+        action = text(form, "action")
         try:
             async with runtime.pool.acquire() as conn:
                 if action == "role":
-                    await accounts.change_role(
-                        conn, actor(user), organiser_id, str(form.get("role") or "")
-                    )
+                    await accounts.change_role(conn, actor(user), organiser_id, text(form, "role"))
                 elif action in ("activer", "desactiver"):
                     await accounts.set_active(conn, actor(user), organiser_id, action == "activer")
                 else:
                     raise AccountError("Action inconnue.")
         except AccountError as exc:
-            return await self._page(runtime, user, error=str(exc))
-        return Redirect("/admin/comptes?fait=compte", status_code=303)
+            return await self._accounts(runtime, user, error=str(exc))
+        return redirect("/admin/comptes", "compte")
 
-
-class JournalController(Controller):
-    path = "/admin/journal"
-    include_in_schema = False
-    opt = {"role": "admin"}
-
-    @get("/")
-    async def index(
+    @get("/journal")
+    async def journal(
         self,
         runtime: RuntimeDep,
         user: UserDep,
-        avant: FromQuery[int | None] = None,
+        avant: Before = None,
         action: FromQuery[str | None] = None,
     ) -> Template:
+        """The audit log, newest first, filtered by action."""
         async with runtime.pool.acquire() as conn:
             entries = await audit.recent(
                 conn, before_id=avant, action=action or None, limit=JOURNAL_PAGE + 1
             )
+        shown, next_before = newest_first(entries, JOURNAL_PAGE)
         return page(
             "admin/journal.html",
             user,
             current_campaign(runtime),
-            entries=entries[:JOURNAL_PAGE],
-            next_before=entries[JOURNAL_PAGE - 1].id if len(entries) > JOURNAL_PAGE else None,
             action=action or "",
+            entries=shown,
+            next_before=next_before,
         )

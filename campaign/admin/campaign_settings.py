@@ -8,20 +8,23 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.params import FromQuery
+from litestar import Controller, get, post
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Outcome, current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text_fields
 from campaign.core import audit
 from campaign.core.db import Q
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign, CampaignDefinition, save_campaign
-from campaign.runtime import RuntimeDep
+from campaign.organisers.sessions import SessionUser
+from campaign.runtime import Runtime, RuntimeDep
 
 STATUSES = {"draft": "Brouillon", "open": "Ouverte aux signatures", "closed": "Close"}
 BODY_MAX = 100_000
+# Saved into the letter's definition (with its body): a changed body makes a new version.
+_LETTER_FIELDS = ("title", "addressees", "summary", "launch_at", "goal")
 TEXT_MAX = 500
 
 
@@ -104,65 +107,53 @@ def _summary(c: Campaign) -> dict[str, Any]:
 
 class CampaignSettingsController(Controller):
     path = "/admin/campagne"
-    include_in_schema = False
     opt = {"role": "admin"}
 
     @get("/")
-    async def form(
-        self, runtime: RuntimeDep, user: UserDep, fait: FromQuery[str | None] = None
-    ) -> Template:
+    async def form(self, runtime: RuntimeDep, user: UserDep, fait: Outcome = None) -> Template:
         campaign = current_campaign(runtime)
-        return await self._page(runtime, user, campaign, _fields(campaign), {}, done=fait)
+        return await self._page(runtime, user, campaign, _fields(campaign), done=fait)
 
     async def _page(
         self,
-        runtime: RuntimeDep,
-        user: UserDep,
+        runtime: Runtime,
+        user: SessionUser,
         campaign: Campaign,
         values: dict[str, str],
-        errors: dict[str, str],
+        errors: dict[str, str] | None = None,
         *,
         preview: str | None = None,
         done: str | None = None,
-        status_code: int = 200,
     ) -> Template:
+        """The form, its errors (422) or a preview of the letter, and the letter's versions."""
         async with runtime.pool.acquire() as conn:
             versions = await conn.fetch(Q["admin_letter_versions"], campaign.id)
         return page(
             "admin/campaign.html",
             user,
             campaign,
-            status_code=status_code,
+            status_code=422 if errors else 200,
             done=done,
             values=values,
-            errors=errors,
+            errors=errors or {},
             preview=preview,
             statuses=STATUSES,
             versions=versions,
         )
 
     @post("/")
-    async def save(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template | Redirect:
+    async def save(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        values, errors = _check(form)
-        shown = {**form, "embargo": "true" if values.get("embargo") else ""}
+        fields = text_fields(form)
+        values, errors = _check(fields)
+        shown = {**fields, "embargo": "true" if values.get("embargo") else ""}
         if errors:
-            return await self._page(runtime, user, campaign, shown, errors, status_code=422)
-        if form.get("action") == "apercu":
+            return await self._page(runtime, user, campaign, shown, errors)
+        if fields.get("action") == "apercu":
             preview = msgspec.structs.replace(campaign, body=values["body"]).body_html
-            return await self._page(runtime, user, campaign, shown, {}, preview=preview)
-        definition = CampaignDefinition(
-            slug=campaign.slug,
-            title=values["title"],
-            addressees=values["addressees"],
-            summary=values["summary"],
-            launch_at=values["launch_at"],
-            goal=values["goal"],
-            body=values["body"],
-        )
+            return await self._page(runtime, user, campaign, shown, preview=preview)
+        letter = {k: values[k] for k in _LETTER_FIELDS}
+        definition = CampaignDefinition(slug=campaign.slug, body=values["body"], **letter)
         async with runtime.pool.acquire() as conn, conn.transaction():
             await save_campaign(conn, definition)  # a changed letter becomes a new version
             await conn.execute(
@@ -172,7 +163,7 @@ class CampaignSettingsController(Controller):
             version = await conn.fetchval(Q["admin_campaign_version"], campaign.id)
             after = msgspec.structs.replace(
                 campaign,
-                **{k: values[k] for k in ("title", "addressees", "summary", "launch_at", "goal")},
+                **letter,
                 status=values["status"],
                 embargo=values["embargo"],
                 closing_at=values["closing_at"],
@@ -191,4 +182,4 @@ class CampaignSettingsController(Controller):
         # This process at once; the others on the campaigns' NOTIFY.
         async with runtime.pool.acquire() as conn:
             await runtime.campaigns.reload(conn)
-        return Redirect("/admin/campagne?fait=campagne", status_code=303)
+        return redirect("/admin/campagne", "campagne")

@@ -1,10 +1,13 @@
-"""What every back-office page shares: the campaign it works on, the page frame, messages."""
+"""What every back-office page shares: the campaign it works on, the page frame, messages, the
+redirect after an action, pages of a long list."""
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any, Final, Protocol, TypeVar
 
-from litestar.response import Template
+from litestar.params import FromQuery
+from litestar.response import Redirect, Template
 
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign
@@ -43,11 +46,15 @@ def page(
     user: SessionUser,
     campaign: Campaign | None,
     *,
-    status_code: int = 200,
+    status_code: int | None = None,
     done: str | None = None,
+    error: str | None = None,
+    values: dict[str, str] | None = None,
     **context: Any,
 ) -> Template:
-    """A back-office page: never cached (it shows personal data), never framed."""
+    """A back-office page: never cached (it shows personal data), never framed. A page that
+    shows an `error` (an action refused, a form to correct) answers 422 unless told otherwise;
+    `values`: what a form sent, shown again to be corrected."""
     return Template(
         template,
         context={
@@ -58,10 +65,39 @@ def page(
             "role_labels": ROLE_LABELS,
             "mandate_labels": MANDATE_LABELS,
             "done": DONE.get(done or ""),
+            "error": error,
+            "values": values or {},
             "paris": PARIS,
             "reason_labels": SUSPECT_REASONS,
             **context,
         },
-        status_code=status_code,
+        status_code=status_code or (422 if error else 200),
         headers=NO_STORE,
     )
+
+
+def redirect(path: str, done: str | None = None) -> Redirect:
+    """Where an action sends the browser (303: the next page is a GET), with its outcome
+    (`?fait=`, shown by that page)."""
+    return Redirect(f"{path}?fait={done}" if done else path, status_code=303)
+
+
+Outcome = FromQuery[str | None]
+"""The `?fait=` of a page shown after an action: which outcome to say."""
+
+Before = FromQuery[int | None]
+"""The `?avant=` of a list read newest first: the id its page starts before (see newest_first)."""
+
+
+class _Numbered(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Row = TypeVar("Row", bound=_Numbered)
+
+
+def newest_first(rows: Sequence[Row], per_page: int) -> tuple[Sequence[Row], int | None]:
+    """A page of a list read newest first, fetched with one row more than it shows: the rows to
+    show, and the id the next (older) page starts before (None: this page is the last)."""
+    return rows[:per_page], rows[per_page - 1].id if len(rows) > per_page else None

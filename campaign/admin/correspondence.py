@@ -14,30 +14,33 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.admin.dashboard import MAIL_LABELS
 from campaign.core import alerts, audit
 from campaign.core.audit import Actor
 from campaign.core.db import Q, convert_all
 from campaign.runtime import RuntimeDep
 
-PER_PAGE = 100
-RETRY_MAX = 1000
-
 
 class MailRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A message of the outbox, in the order of the page's columns."""
+
     id: int
+    created_at: datetime
     template: str
     recipient: str
-    status: str
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    next_attempt_at: datetime
     signature_id: int | None
     given_name: str | None
     family_name: str | None
+    status: str
+    sent_at: datetime | None
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+PER_PAGE = 100
+RETRY_MAX = 1000
 
 
 async def retry(conn: asyncpg.Connection, who: Actor, ids: list[int]) -> int:
@@ -70,7 +73,6 @@ async def retry(conn: asyncpg.Connection, who: Actor, ids: list[int]) -> int:
 
 class MailController(Controller):
     path = "/admin/courriels"
-    include_in_schema = False
     opt = {"role": "organiser"}
 
     @get("/")
@@ -79,8 +81,8 @@ class MailController(Controller):
         runtime: RuntimeDep,
         user: UserDep,
         statut: FromQuery[str | None] = None,
-        avant: FromQuery[int | None] = None,
-        fait: FromQuery[str | None] = None,
+        avant: Before = None,
+        fait: Outcome = None,
         relances: FromQuery[int | None] = None,
     ) -> Template:
         status = statut if statut in MAIL_LABELS else None
@@ -89,17 +91,18 @@ class MailController(Controller):
                 await conn.fetch(Q["admin_outbox_list"], status, avant, PER_PAGE + 1), MailRow
             )
             raised = await alerts.current_alerts(conn)
+        shown, next_before = newest_first(rows, PER_PAGE)
         return page(
             "admin/mail.html",
             user,
             current_campaign(runtime),
             done=fait,
-            rows=rows[:PER_PAGE],
-            next_before=rows[PER_PAGE - 1].id if len(rows) > PER_PAGE else None,
-            status=status,
-            labels=MAIL_LABELS,
             retried=relances,
             alerts=[a.message() for a in raised],
+            status=status,
+            labels=MAIL_LABELS,
+            rows=shown,
+            next_before=next_before,
         )
 
     @post("/{mail_id:int}/relancer")
@@ -108,11 +111,11 @@ class MailController(Controller):
     ) -> Redirect:
         async with runtime.pool.acquire() as conn:
             n = await retry(conn, actor(user), [mail_id])
-        return Redirect(f"/admin/courriels?statut=failed&relances={n}", status_code=303)
+        return redirect(f"/admin/courriels?statut=failed&relances={n}")
 
     @post("/relancer-echecs")
     async def retry_failed(self, runtime: RuntimeDep, user: UserDep) -> Redirect:
         async with runtime.pool.acquire() as conn:
             ids = [r["id"] for r in await conn.fetch(Q["admin_outbox_failed_ids"], RETRY_MAX)]
             n = await retry(conn, actor(user), ids)
-        return Redirect(f"/admin/courriels?relances={n}", status_code=303)
+        return redirect(f"/admin/courriels?relances={n}")

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
+from litestar import Controller, get, post
+from litestar.datastructures import FormMultiDict, UploadFile
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text
 from campaign.core.db import Q
 from campaign.moderation.filters import parse_filter
+from campaign.organisers.sessions import SessionUser
 from campaign.reach import invitation_csv, invitations, mailings, mairies, relays
+from campaign.reach.invitation_csv import Invitee
 from campaign.runtime import Runtime, RuntimeDep
 
 PER_PAGE: Final = 100
@@ -35,13 +38,12 @@ async def _relay_choices(runtime: Runtime, campaign_id: int) -> list[relays.Rank
 
 class InvitationsController(Controller):
     path = "/admin/invitations"
-    include_in_schema = False
     opt = {"role": "organiser"}
 
     async def _page(
         self,
         runtime: Runtime,
-        user: UserDep,
+        user: SessionUser,
         *,
         departement: str | None = None,
         status: str | None = None,
@@ -87,9 +89,9 @@ class InvitationsController(Controller):
         self,
         runtime: RuntimeDep,
         user: UserDep,
+        debut: FromQuery[int] = 0,
         departement: FromQuery[str | None] = None,
         statut: FromQuery[str | None] = None,
-        debut: FromQuery[int] = 0,
     ) -> Template:
         status = statut if statut in invitations.STATUS_LABELS else None
         return await self._page(
@@ -101,11 +103,7 @@ class InvitationsController(Controller):
         )
 
     @post("/import", request_max_body_size=IMPORT_MAX_BYTES)
-    async def import_csv(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template:
-        campaign = current_campaign(runtime)
-        form = await request.form()
+    async def import_csv(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template:
         upload = form.get("fichier")
         data: bytes | str = ""
         if isinstance(upload, UploadFile):
@@ -113,76 +111,68 @@ class InvitationsController(Controller):
         if not data:
             pasted = form.get("texte")
             data = pasted if isinstance(pasted, str) else ""
-        relay_id = await _relay(runtime, campaign.id, form.get("relais"))
         if not data.strip():
-            return await self._page(
-                runtime,
-                user,
-                status_code=422,
-                import_errors=["Choisissez un fichier CSV ou collez ses lignes."],
-            )
+            message = "Choisissez un fichier CSV ou collez ses lignes."
+            return await self._page(runtime, user, status_code=422, import_errors=[message])
         invitees, errors = invitation_csv.parse(data, runtime.index)
-        result = None
-        if invitees:
-            async with runtime.pool.acquire() as conn:
-                result = await invitations.add_invitees(
-                    conn,
-                    runtime.settings,
-                    campaign.id,
-                    invitees,
-                    actor(user),
-                    relay_id=relay_id,
-                )
-        return await self._page(
-            runtime,
-            user,
-            status_code=422 if errors and not invitees else 200,
-            import_result=result,
-            import_errors=[str(e) for e in errors[:SHOWN_ERRORS]],
-            import_errors_more=max(0, len(errors) - SHOWN_ERRORS),
-        )
+        shown: dict[str, Any] = {
+            "import_errors": [str(e) for e in errors[:SHOWN_ERRORS]],
+            "import_errors_more": max(0, len(errors) - SHOWN_ERRORS),
+        }
+        if not invitees:
+            return await self._page(runtime, user, status_code=422 if errors else 200, **shown)
+        return await self._add(runtime, user, form, invitees, "csv", **shown)
 
     @post("/annuaire")
-    async def from_directory(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template:
-        campaign = current_campaign(runtime)
-        form = await request.form()
-        departement = _departement(str(form.get("departement") or ""))
+    async def from_directory(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template:
+        departement = _departement(text(form, "departement"))
         if departement is None:
-            return await self._page(
-                runtime, user, status_code=422, import_errors=["Choisissez un département."]
-            )
-        relay_id = await _relay(runtime, campaign.id, form.get("relais"))
+            message = "Choisissez un département."
+            return await self._page(runtime, user, status_code=422, import_errors=[message])
         async with runtime.pool.acquire() as conn:
             invitees, missing = await mairies.invitees_for(
                 conn, runtime.index, "departement", departement
             )
+        return await self._add(
+            runtime,
+            user,
+            form,
+            invitees,
+            "annuaire",
+            departement=departement,
+            directory_missing=missing,
+        )
+
+    async def _add(
+        self,
+        runtime: Runtime,
+        user: SessionUser,
+        form: FormMultiDict,
+        invitees: list[Invitee],
+        source: str,
+        **shown: Any,
+    ) -> Template:
+        """Add the invitees, brought by the relay the form names (if any); the page says how many
+        (those already there are left as they were)."""
+        campaign = current_campaign(runtime)
+        relay_id = await _relay(runtime, campaign.id, form.get("relais"))
+        async with runtime.pool.acquire() as conn:
             result = await invitations.add_invitees(
                 conn,
                 runtime.settings,
                 campaign.id,
                 invitees,
                 actor(user),
-                source="annuaire",
+                source=source,
                 relay_id=relay_id,
             )
-        return await self._page(
-            runtime,
-            user,
-            departement=departement,
-            import_result=result,
-            directory_missing=missing,
-        )
+        return await self._page(runtime, user, import_result=result, **shown)
 
     @post("/envoyer")
-    async def send(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template | Redirect:
+    async def send(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = await request.form()
         errors: dict[str, str] = {}
-        rate = mailings.parse_rate(str(form.get("rate") or ""), errors)
+        rate = mailings.parse_rate(text(form, "rate"), errors)
         if rate is None:
             return await self._page(runtime, user, status_code=422, send_error=errors.get("rate"))
         relay_id = await _relay(runtime, campaign.id, form.get("relais"))
@@ -192,11 +182,11 @@ class InvitationsController(Controller):
                 campaign.id,
                 actor(user),
                 rate=rate,
-                departement=_departement(str(form.get("departement") or "")),
+                departement=_departement(text(form, "departement")),
                 relay_id=relay_id,
             )
             await mailings.start(conn, mailing_id, actor(user))
-        return Redirect(f"/admin/envois/{mailing_id}?fait=envoi", status_code=303)
+        return redirect(f"/admin/envois/{mailing_id}", "envoi")
 
 
 async def _relay(runtime: Runtime, campaign_id: int, raw: object) -> int | None:

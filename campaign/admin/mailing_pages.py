@@ -7,17 +7,19 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Outcome, current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text_fields
 from campaign.core.db import Q
 from campaign.letter.campaigns import Campaign
 from campaign.moderation.filters import SignatoryFilter, parse_filter
+from campaign.organisers.sessions import SessionUser
 from campaign.reach import mailings
 from campaign.reach.mailings import Mailing
 from campaign.runtime import Runtime, RuntimeDep
@@ -68,6 +70,26 @@ async def _audience(runtime: Runtime, campaign: Campaign, f: SignatoryFilter) ->
     return n
 
 
+async def _composer(
+    runtime: Runtime,
+    user: SessionUser,
+    campaign: Campaign,
+    values: dict[str, str],
+    f: SignatoryFilter,
+    **context: Any,
+) -> Template:
+    """The form of a new mailing: how many it would reach, the filter's choices."""
+    return page(
+        "admin/mailing_new.html",
+        user,
+        campaign,
+        values=values,
+        audience=await _audience(runtime, campaign, f),
+        **_choices(runtime),
+        **context,
+    )
+
+
 async def _mailing_or_404(runtime: Runtime, mailing_id: int) -> Mailing:
     async with runtime.pool.acquire() as conn:
         mailing = await mailings.get(conn, mailing_id)
@@ -78,7 +100,6 @@ async def _mailing_or_404(runtime: Runtime, mailing_id: int) -> Mailing:
 
 class MailingsController(Controller):
     path = "/admin/envois"
-    include_in_schema = False
     opt = {"role": "organiser"}
 
     @get("/")
@@ -97,46 +118,28 @@ class MailingsController(Controller):
     async def compose(self, runtime: RuntimeDep, user: UserDep) -> Template:
         campaign = current_campaign(runtime)
         values = {"rate": str(mailings.DEFAULT_RATE).replace(".", ",").removesuffix(",0")}
-        return page(
-            "admin/mailing_new.html",
-            user,
-            campaign,
-            values=values,
-            errors={},
-            preview=None,
-            audience=await _audience(runtime, campaign, SignatoryFilter()),
-            **_choices(runtime),
+        return await _composer(
+            runtime, user, campaign, values, SignatoryFilter(), errors={}, preview=None
         )
 
     @post("/nouveau")
-    async def save(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
-    ) -> Template | Redirect:
+    async def save(self, runtime: RuntimeDep, user: UserDep, form: FormDep) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        draft, errors = mailings.check_draft(form)
-        f = draft.filter if draft else parse_filter(form)[0]
-        context = {
-            "values": form,
-            "errors": errors,
-            "audience": await _audience(runtime, campaign, f),
-            **_choices(runtime),
-        }
+        values = text_fields(form)
+        draft, errors = mailings.check_draft(values)
         if draft is None:
-            return page(
-                "admin/mailing_new.html", user, campaign, status_code=422, preview=None, **context
+            f = parse_filter(values)[0]
+            return await _composer(
+                runtime, user, campaign, values, f, errors=errors, preview=None, status_code=422
             )
-        if form.get("action") == "apercu":
-            return page(
-                "admin/mailing_new.html",
-                user,
-                campaign,
-                preview=_markdown.render(draft.body),
-                **context,
+        if values.get("action") == "apercu":
+            preview = _markdown.render(draft.body)
+            return await _composer(
+                runtime, user, campaign, values, draft.filter, errors=errors, preview=preview
             )
         async with runtime.pool.acquire() as conn:
             mailing_id = await mailings.create(conn, campaign.id, draft, actor(user))
-        return Redirect(f"/admin/envois/{mailing_id}", status_code=303)
+        return redirect(f"/admin/envois/{mailing_id}")
 
     @get("/{mailing_id:int}")
     async def detail(
@@ -144,7 +147,7 @@ class MailingsController(Controller):
         runtime: RuntimeDep,
         user: UserDep,
         mailing_id: FromPath[int],
-        fait: FromQuery[str | None] = None,
+        fait: Outcome = None,
     ) -> Template:
         mailing = await _mailing_or_404(runtime, mailing_id)
         campaign = current_campaign(runtime)
@@ -179,8 +182,7 @@ class MailingsController(Controller):
         await _mailing_or_404(runtime, mailing_id)
         async with runtime.pool.acquire() as conn:
             sent = await mailings.send_test(conn, mailing_id, user.email, actor(user))
-        done = "test" if sent else "test-bloque"
-        return Redirect(f"/admin/envois/{mailing_id}?fait={done}", status_code=303)
+        return redirect(f"/admin/envois/{mailing_id}", "test" if sent else "test-bloque")
 
     @post("/{mailing_id:int}/envoyer")
     async def start(
@@ -191,9 +193,8 @@ class MailingsController(Controller):
             async with runtime.pool.acquire() as conn:
                 added = await mailings.start(conn, mailing_id, actor(user), runtime.index)
         except mailings.MailingError:
-            return Redirect(f"/admin/envois/{mailing_id}?fait=impossible", status_code=303)
-        done = "envoi" if added else "relance"
-        return Redirect(f"/admin/envois/{mailing_id}?fait={done}", status_code=303)
+            return redirect(f"/admin/envois/{mailing_id}", "impossible")
+        return redirect(f"/admin/envois/{mailing_id}", "envoi" if added else "relance")
 
     @post("/{mailing_id:int}/{action:str}")
     async def change(
@@ -207,6 +208,4 @@ class MailingsController(Controller):
         name, done = actions[action]
         async with runtime.pool.acquire() as conn:
             ok = await mailings.set_status(conn, mailing_id, name, actor(user))
-        return Redirect(
-            f"/admin/envois/{mailing_id}?fait={done if ok else 'impossible'}", status_code=303
-        )
+        return redirect(f"/admin/envois/{mailing_id}", done if ok else "impossible")

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Outcome, current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text_fields
 from campaign.core.db import Q
 from campaign.core.frenchnumbers import percent
+from campaign.organisers.sessions import SessionUser
 from campaign.reach import relays
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.index import Territory
@@ -50,18 +52,11 @@ def _label(runtime: Runtime, level: str, code: str) -> str:
 
 class RelaysController(Controller):
     path = "/admin/relais"
-    include_in_schema = False
     opt = {"role": "organiser"}
 
-    async def _list(
-        self,
-        runtime: Runtime,
-        user: UserDep,
-        *,
-        values: dict[str, str] | None = None,
-        error: str | None = None,
-        status_code: int = 200,
-    ) -> Template:
+    async def _list(self, runtime: Runtime, user: SessionUser, **refused: Any) -> Template:
+        """The ranking and the form of a new relay; `refused`: the `values` it was sent and the
+        `error` that refused them (422)."""
         campaign = current_campaign(runtime)
         async with runtime.pool.acquire() as conn:
             ranked = await relays.ranking(conn, campaign.id)
@@ -73,10 +68,10 @@ class RelaysController(Controller):
             "admin/relays.html",
             user,
             campaign,
-            status_code=status_code,
+            status_code=422 if refused else 200,
             rows=rows,
-            values=values or {},
-            form_error=error,
+            values=refused.get("values"),
+            form_error=refused.get("error"),
             percent=percent,
         )
 
@@ -86,33 +81,28 @@ class RelaysController(Controller):
 
     @post("/")
     async def create(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
+        self, runtime: RuntimeDep, user: UserDep, form: FormDep
     ) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-        territory = _territory(runtime, form.get("territoire", ""))
+        values = text_fields(form)
+        territory = _territory(runtime, values.get("territoire", ""))
         if territory is None:
-            return await self._list(
-                runtime,
-                user,
-                values=form,
-                error="Territoire inconnu : un code (69, 84, 69123) ou un nom sans ambiguïté.",
-                status_code=422,
-            )
+            message = "Territoire inconnu : un code (69, 84, 69123) ou un nom sans ambiguïté."
+            return await self._list(runtime, user, values=values, error=message)
         try:
             async with runtime.pool.acquire() as conn:
                 relay_id = await relays.create(
                     conn,
                     runtime.settings,
                     campaign.id,
-                    name=form.get("nom", ""),
+                    name=values.get("nom", ""),
                     territory=territory,
-                    code=form.get("code"),
+                    code=values.get("code"),
                     who=actor(user),
                 )
         except relays.RelayError as exc:
-            return await self._list(runtime, user, values=form, error=str(exc), status_code=422)
-        return Redirect(f"/admin/relais/{relay_id}?fait=relais", status_code=303)
+            return await self._list(runtime, user, values=values, error=str(exc))
+        return redirect(f"/admin/relais/{relay_id}", "relais")
 
     @get("/{relay_id:int}")
     async def detail(
@@ -120,7 +110,7 @@ class RelaysController(Controller):
         runtime: RuntimeDep,
         user: UserDep,
         relay_id: FromPath[int],
-        fait: FromQuery[str | None] = None,
+        fait: Outcome = None,
     ) -> Template:
         campaign = current_campaign(runtime)
         async with runtime.pool.acquire() as conn:
@@ -149,28 +139,22 @@ class RelaysController(Controller):
     async def renew(self, runtime: RuntimeDep, user: UserDep, relay_id: FromPath[int]) -> Redirect:
         async with runtime.pool.acquire() as conn:
             await relays.renew_link(conn, runtime.settings, relay_id, actor(user))
-        return Redirect(f"/admin/relais/{relay_id}?fait=lien", status_code=303)
+        return redirect(f"/admin/relais/{relay_id}", "lien")
 
     @post("/{relay_id:int}/activer")
     async def activate(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        relay_id: FromPath[int],
-        request: Request[Any, Any, Any],
+        self, runtime: RuntimeDep, user: UserDep, relay_id: FromPath[int], form: FormDep
     ) -> Redirect:
-        active = (await request.form()).get("actif") == "oui"
+        active = form.get("actif") == "oui"
         async with runtime.pool.acquire() as conn:
             await relays.set_active(conn, relay_id, active, actor(user))
-        done = "active" if active else "inactive"
-        return Redirect(f"/admin/relais/{relay_id}?fait={done}", status_code=303)
+        return redirect(f"/admin/relais/{relay_id}", "active" if active else "inactive")
 
 
 class TerritoriesController(Controller):
     """Territories ranked by coverage and signatures; one département's communes to call."""
 
     path = "/admin/territoires"
-    include_in_schema = False
     opt = {"role": "viewer"}
 
     @get("/")
@@ -230,9 +214,9 @@ class TerritoriesController(Controller):
             campaign,
             departements=by_coverage,
             regions=regions,
+            percent=percent,
+            maire_level=MANDATE_LEVELS["maire"],
             chosen=chosen,
             to_call=to_call,
             to_call_total=to_call_total,
-            percent=percent,
-            maire_level=MANDATE_LEVELS["maire"],
         )

@@ -3,26 +3,44 @@ history, and the actions on them (organisers and admins only)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from campaign.admin.auth import UserDep, actor
-from campaign.admin.common import current_campaign, page
+from campaign.admin.common import Outcome, current_campaign, page, redirect
+from campaign.admin.forms import FormDep, text, text_fields
 from campaign.core import audit
+from campaign.letter.campaigns import Campaign
 from campaign.moderation import actions as moderation
 from campaign.moderation import signatories
-from campaign.moderation.filters import SORTS, STATUS_LABELS, STATUSES, parse_filter
+from campaign.moderation.filters import (
+    SORTS,
+    STATUS_LABELS,
+    STATUSES,
+    SignatoryFilter,
+    parse_filter,
+)
 from campaign.organisers.roles import allows
+from campaign.organisers.sessions import SessionUser
 from campaign.register import verification
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 from campaign.territories.mandates import MANDATES
 
 ORGANISER = {"role": "organiser"}
+
+
+def _filter(request: Request[Any, Any, Any]) -> tuple[dict[str, str], SignatoryFilter, list[str]]:
+    """The query string, the list's filter it gives, and what was wrong in it."""
+    params = dict(request.query_params)
+    f, errors = parse_filter(params)
+    return params, f, errors
 
 
 def _page_number(raw: str | None) -> int:
@@ -34,7 +52,6 @@ def _page_number(raw: str | None) -> int:
 
 class SignatoriesController(Controller):
     path = "/admin/signataires"
-    include_in_schema = False
     opt = {"role": "viewer"}
 
     @get("/")
@@ -42,8 +59,7 @@ class SignatoriesController(Controller):
         self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
     ) -> Template:
         campaign = current_campaign(runtime)
-        params = dict(request.query_params)
-        f, errors = parse_filter(params)
+        params, f, errors = _filter(request)
         number = _page_number(params.get("page"))
         with_email = allows(user.role, "organiser")
         async with runtime.pool.acquire() as conn:
@@ -64,8 +80,10 @@ class SignatoriesController(Controller):
             statuses=[(s, STATUS_LABELS[s]) for s in STATUSES],
             status_labels=STATUS_LABELS,
             mandates=[(m, MANDATE_LABELS[m]) for m in MANDATES],
-            regions=runtime.index.all("region"),
-            departements=runtime.index.all("departement"),
+            regions=[(t.code, t.name) for t in runtime.index.all("region")],
+            departements=[
+                (t.code, f"{t.code} — {t.name}") for t in runtime.index.all("departement")
+            ],
             sorts=SORTS,
             with_email=with_email,
             bulk_actions=moderation.ACTIONS,
@@ -77,57 +95,36 @@ class SignatoriesController(Controller):
         runtime: RuntimeDep,
         user: UserDep,
         signature_id: FromPath[int],
-        fait: FromQuery[str | None] = None,
+        fait: Outcome = None,
     ) -> Template:
         return await _detail_page(runtime, user, signature_id, done=fait)
 
     @post("/{signature_id:int}/moderer", opt=ORGANISER)
     async def moderate(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        signature_id: FromPath[int],
-        request: Request[Any, Any, Any],
+        self, runtime: RuntimeDep, user: UserDep, signature_id: FromPath[int], form: FormDep
     ) -> Template | Redirect:
-        form = await request.form()
-        action = str(form.get("action") or "")
-        done = {
-            "rejeter": "rejet",
-            "restaurer": "restauration",
-            "mettre-en-avant": "avant",
-            "retirer-avant": "retrait-avant",
-            "lever-suspicion": "suspicion",
-        }.get(action, "")
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                await moderation.apply(
-                    conn, actor(user), action, [signature_id], str(form.get("motif") or "")
-                )
-        except moderation.ModerationError as exc:
-            return await _detail_page(runtime, user, signature_id, error=str(exc))
-        return _back(signature_id, done)
+        action = text(form, "action")
+        ids, reason = [signature_id], text(form, "motif")
+        return await _act(
+            runtime,
+            user,
+            signature_id,
+            lambda conn: moderation.apply(conn, actor(user), action, ids, reason),
+            done=_MODERATED.get(action, ""),
+        )
 
     @post("/{signature_id:int}/corriger", opt=ORGANISER)
     async def correct(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        signature_id: FromPath[int],
-        request: Request[Any, Any, Any],
+        self, runtime: RuntimeDep, user: UserDep, signature_id: FromPath[int], form: FormDep
     ) -> Template | Redirect:
-        form = await request.form()
-        try:
-            async with runtime.pool.acquire() as conn:
-                await moderation.correct_names(
-                    conn,
-                    actor(user),
-                    signature_id,
-                    str(form.get("given_name") or ""),
-                    str(form.get("family_name") or ""),
-                )
-        except moderation.ModerationError as exc:
-            return await _detail_page(runtime, user, signature_id, error=str(exc))
-        return _back(signature_id, "correction")
+        given, family = text(form, "given_name"), text(form, "family_name")
+        return await _act(
+            runtime,
+            user,
+            signature_id,
+            lambda conn: moderation.correct_names(conn, actor(user), signature_id, given, family),
+            done="correction",
+        )
 
     @post("/{signature_id:int}/renvoyer", opt=ORGANISER)
     async def resend(
@@ -142,15 +139,10 @@ class SignatoriesController(Controller):
 
     @post("/{signature_id:int}/verification", opt=ORGANISER)
     async def verify(
-        self,
-        runtime: RuntimeDep,
-        user: UserDep,
-        signature_id: FromPath[int],
-        request: Request[Any, Any, Any],
+        self, runtime: RuntimeDep, user: UserDep, signature_id: FromPath[int], form: FormDep
     ) -> Template | Redirect:
         """Override the register's verification (or go back to it: empty decision)."""
-        form = await request.form()
-        decision = str(form.get("decision") or "") or None
+        decision = text(form, "decision") or None
         if decision not in (None, "verified", "not_found"):
             return await _detail_page(runtime, user, signature_id, error="Décision inconnue.")
         async with runtime.pool.acquire() as conn, conn.transaction():
@@ -175,35 +167,19 @@ class SignatoriesController(Controller):
     ) -> Template:
         """How many signatures an action on this filter would touch, before doing it."""
         campaign = current_campaign(runtime)
-        params = dict(request.query_params)
-        f, errors = parse_filter(params)
-        action = params.get("action", "")
+        params, f, errors = _filter(request)
         async with runtime.pool.acquire() as conn:
             total, _ = await signatories.find_page(
                 conn, campaign.id, f, runtime.index, with_email=True, page=1, per_page=1
             )
-        return page(
-            "admin/bulk.html",
-            user,
-            campaign,
-            f=f,
-            errors=errors,
-            total=total,
-            action=action if action in moderation.ACTIONS else "",
-            actions=moderation.ACTIONS,
-            query=f.query_string(),
-            too_many=total > moderation.BULK_MAX,
-            bulk_max=moderation.BULK_MAX,
-            status_labels=STATUS_LABELS,
-        )
+        return _bulk_page(user, campaign, f, errors, total, params.get("action", ""))
 
     @post("/lot", opt=ORGANISER)
     async def bulk_apply(
-        self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]
+        self, runtime: RuntimeDep, user: UserDep, form: FormDep
     ) -> Template | Redirect:
         campaign = current_campaign(runtime)
-        form = await request.form()
-        fields = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        fields = text_fields(form)
         f, errors = parse_filter(fields)
         action = fields.get("action", "")
         expected = fields.get("attendu", "")
@@ -227,37 +203,73 @@ class SignatoriesController(Controller):
                 except moderation.ModerationError as exc:
                     message = str(exc)
         if message is not None:
-            return page(
-                "admin/bulk.html",
-                user,
-                campaign,
-                status_code=409,
-                f=f,
-                errors=[*errors, message],
-                total=len(ids),
-                action=action if action in moderation.ACTIONS else "",
-                actions=moderation.ACTIONS,
-                query=f.query_string(),
-                too_many=len(ids) > moderation.BULK_MAX,
-                bulk_max=moderation.BULK_MAX,
-                status_labels=STATUS_LABELS,
-            )
+            return _bulk_page(user, campaign, f, [*errors, message], len(ids), action, 409)
         query = f.query_string()
-        return Redirect(
-            f"/admin/signataires?{query}&modifiees={changed}"
-            if query
-            else f"/admin/signataires?modifiees={changed}",
-            status_code=303,
-        )
+        return redirect(f"/admin/signataires?{query}{'&' if query else ''}modifiees={changed}")
+
+
+_MODERATED = {
+    "rejeter": "rejet",
+    "restaurer": "restauration",
+    "mettre-en-avant": "avant",
+    "retirer-avant": "retrait-avant",
+    "lever-suspicion": "suspicion",
+}
+"""The outcome each moderation action says on the signature's page."""
 
 
 def _back(signature_id: int, done: str) -> Redirect:
-    return Redirect(f"/admin/signataires/{signature_id}?fait={done}", status_code=303)
+    return redirect(f"/admin/signataires/{signature_id}", done)
+
+
+async def _act(
+    runtime: Runtime,
+    user: SessionUser,
+    signature_id: int,
+    action: Callable[[asyncpg.Connection], Awaitable[object]],
+    *,
+    done: str,
+) -> Template | Redirect:
+    """One moderation action on a signature, in a transaction: back to its page with the
+    outcome, or the page again with the reason it was refused."""
+    try:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await action(conn)
+    except moderation.ModerationError as exc:
+        return await _detail_page(runtime, user, signature_id, error=str(exc))
+    return _back(signature_id, done)
+
+
+def _bulk_page(
+    user: SessionUser,
+    campaign: Campaign,
+    f: SignatoryFilter,
+    errors: list[str],
+    total: int,
+    action: str,
+    status_code: int = 200,
+) -> Template:
+    """How many signatures an action on this filter touches, to confirm (409: to confirm again)."""
+    return page(
+        "admin/bulk.html",
+        user,
+        campaign,
+        status_code=status_code,
+        f=f,
+        errors=errors,
+        total=total,
+        action=action if action in moderation.ACTIONS else "",
+        actions=moderation.ACTIONS,
+        query=f.query_string(),
+        too_many=total > moderation.BULK_MAX,
+        bulk_max=moderation.BULK_MAX,
+        status_labels=STATUS_LABELS,
+    )
 
 
 async def _detail_page(
     runtime: Runtime,
-    user: UserDep,
+    user: SessionUser,
     signature_id: int,
     *,
     done: str | None = None,
@@ -274,13 +286,12 @@ async def _detail_page(
         "admin/signature.html",
         user,
         current_campaign(runtime),
-        status_code=422 if error else 200,
-        done=done,
-        error=error,
         s=signature,
         territory=signatories.territory_label(
             runtime.index, signature.territory_level, signature.territory_code
         ),
         history=history,
         status_labels=STATUS_LABELS,
+        done=done,
+        error=error,
     )

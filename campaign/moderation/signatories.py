@@ -14,10 +14,10 @@ from campaign.core.db import Q, convert, convert_all
 from campaign.moderation.filters import SignatoryFilter
 from campaign.territories.index import TerritoryIndex
 
-PER_PAGE = 50
-
 
 class SignatoryRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A signature as the list shows it."""
+
     id: int
     given_name: str
     family_name: str
@@ -36,34 +36,20 @@ class SignatoryRow(msgspec.Struct, frozen=True, kw_only=True):
     suspect_reasons: tuple[str, ...] = ()
 
 
-class SignatureDetail(msgspec.Struct, frozen=True, kw_only=True):
-    id: int
+class SignatureDetail(SignatoryRow, frozen=True, kw_only=True):
+    """A signature as its own page shows it: its row, and the rest of what is known of it."""
+
     campaign_id: int
-    given_name: str
-    family_name: str
-    email: str | None
-    mandate: str
-    territory_level: str
-    territory_code: str
-    public: bool
+    letter_version: int
     comment: str | None
-    ref: str | None
-    status: str
-    featured: bool
+    emails_sent: int
+    updated_at: datetime
     rejected_from: str | None
     moderation_reason: str | None
-    letter_version: int
-    emails_sent: int
-    created_at: datetime
-    updated_at: datetime
-    confirmed_at: datetime | None
-    verified: bool
-    verification: str | None
-    verification_override: str | None
-    suspect: bool = False
-    suspect_reasons: tuple[str, ...] = ()
     suspect_cleared_at: datetime | None = None
     suspect_cleared_by: str | None = None
+    verification: str | None
+    verification_override: str | None
     consent_version: int | None = None
     consent_at: datetime | None = None
     withdrawn_at: datetime | None = None
@@ -75,6 +61,9 @@ class HistoryItem(msgspec.Struct, frozen=True, kw_only=True):
     what: str
     who: str | None = None
     detail: str | None = None
+
+
+PER_PAGE = 50
 
 
 async def _in_custom_plan(conn: asyncpg.Connection) -> None:

@@ -112,49 +112,53 @@ async def _keep_an_admin(conn: asyncpg.Connection, target: Organiser) -> None:
 async def change_role(conn: asyncpg.Connection, actor: Actor, organiser_id: int, role: str) -> None:
     if role not in ROLES:
         raise AccountError("Rôle inconnu.")
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE organisers IN SHARE ROW EXCLUSIVE MODE")
-        target = await get_organiser(conn, organiser_id)
-        if target is None:
-            raise AccountError("Compte introuvable.")
-        if target.role == role:
-            return
-        if role != "admin":
-            await _keep_an_admin(conn, target)
-        await conn.execute(Q["admin_set_organiser_role"], organiser_id, role)
-        await conn.execute(Q["admin_delete_sessions_of"], organiser_id)
-        await audit.record(
-            conn,
-            actor,
-            "account.role",
-            target_type="organiser",
-            target_id=organiser_id,
-            before={"email": target.email, "role": target.role},
-            after={"role": role},
-        )
+    await _change(
+        conn, actor, organiser_id, "role", role, "account.role", may_remove_admin=role != "admin"
+    )
 
 
 async def set_active(
     conn: asyncpg.Connection, actor: Actor, organiser_id: int, active: bool
 ) -> None:
     """Deactivating ends the account's sessions at once."""
+    action = "account.activate" if active else "account.deactivate"
+    await _change(conn, actor, organiser_id, "active", active, action, may_remove_admin=not active)
+
+
+_SETTERS = {"role": "admin_set_organiser_role", "active": "admin_set_organiser_active"}
+
+
+async def _change(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    organiser_id: int,
+    field: str,
+    value: str | bool,
+    action: str,
+    *,
+    may_remove_admin: bool,
+) -> None:
+    """Set the role or the active flag of an account, end its sessions (they carried the old
+    rights) and audit it; under a lock, so that two admins demoting each other at once still
+    leave one (`may_remove_admin`: the change may leave none)."""
     async with conn.transaction():
         await conn.execute("LOCK TABLE organisers IN SHARE ROW EXCLUSIVE MODE")
         target = await get_organiser(conn, organiser_id)
         if target is None:
             raise AccountError("Compte introuvable.")
-        if target.active == active:
+        before = getattr(target, field)
+        if before == value:
             return
-        if not active:
+        if may_remove_admin:
             await _keep_an_admin(conn, target)
-        await conn.execute(Q["admin_set_organiser_active"], organiser_id, active)
+        await conn.execute(Q[_SETTERS[field]], organiser_id, value)
         await conn.execute(Q["admin_delete_sessions_of"], organiser_id)
         await audit.record(
             conn,
             actor,
-            "account.activate" if active else "account.deactivate",
+            action,
             target_type="organiser",
             target_id=organiser_id,
-            before={"email": target.email, "active": target.active},
-            after={"active": active},
+            before={"email": target.email, field: before},
+            after={field: value},
         )

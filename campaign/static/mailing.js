@@ -2,17 +2,11 @@
 (function () {
   "use strict";
   var root = document.getElementById("progression");
-  if (!root || !window.fetch) return;
-  var url = root.getAttribute("data-url");
+  if (!root || !window.fetch || !window.figures) return;
+  var number = figures.number, set = figures.set;
   var timeFormat = new Intl.DateTimeFormat("fr-FR", { hour: "2-digit", minute: "2-digit", timeZone: "Europe/Paris" });
 
-  function number(n) {
-    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
-  }
-  function set(id, text) {
-    var el = document.getElementById(id);
-    if (el && el.textContent !== text) el.textContent = text;
-  }
+  // Whether the mailing is still under way.
   function render(p) {
     set("p-status", p.status_label);
     set("p-queued", number(p.queued + p.sending));
@@ -37,12 +31,6 @@
     }
     return p.status === "sending" || p.status === "paused";
   }
-  function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (p) { return p ? render(p) : true; })
-      .catch(function () { return true; })
-      .then(function (again) { setTimeout(poll, again ? 2000 : 10000); });
-  }
-  setTimeout(poll, 1000);
+  // Every two seconds while it runs, every ten once it is over.
+  figures.poll(root.getAttribute("data-url"), 1000, function (p) { return render(p) ? 2000 : 10000; }, 2000);
 })();

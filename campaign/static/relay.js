@@ -2,17 +2,10 @@
 (function () {
   "use strict";
   var root = document.getElementById("relais");
-  if (!root || !window.fetch) return;
-  var url = root.getAttribute("data-state");
+  if (!root || !window.fetch || !window.figures) return;
+  var number = figures.number, set = figures.set;
   var every = 3000;
 
-  function number(n) {
-    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, "\u00a0");
-  }
-  function set(id, text) {
-    var el = document.getElementById(id);
-    if (el && el.textContent !== text) el.textContent = text;
-  }
   function render(state) {
     set("relay-confirmed", number(state.confirmed));
     set("relay-pending", number(state.pending));
@@ -50,12 +43,5 @@
       unlisted.firstElementChild.textContent = String(state.unlisted);
     }
   }
-  function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (state) { if (state) render(state); })
-      .catch(function () {})
-      .then(function () { setTimeout(poll, every); });
-  }
-  setTimeout(poll, every);
+  figures.poll(root.getAttribute("data-state"), every, function (state) { render(state); return every; }, every);
 })();
