@@ -25,11 +25,11 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.core import migrations
+from campaign.core import migrations, resources
+from campaign.core import settings as settings_module
+from campaign.core.settings import default_data_dir, load_settings
 from tests.conftest import dsn_for, free_port, unique_email
 from tests.hardening_helpers import SIGN, body, wait_http
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = (
@@ -111,6 +111,19 @@ def _fresh_venv(tmp: Path, wheel: Path) -> Path:
     return venv
 
 
+def test_defaults_in_a_checkout_and_installed(tmp_path: Path, monkeypatch) -> None:
+    settings = load_settings({"SECRET_KEY": "k"})
+    assert settings.data_dir == ROOT / ".data"  # `make run`
+    assert settings.campaigns_dir == resources.DEMO_CAMPAIGNS
+    assert Path(str(settings.campaigns_dir), "jouer-collectif.md").is_file()
+    monkeypatch.setattr(settings_module, "source_checkout", lambda: None)  # as from a wheel
+    assert default_data_dir({"XDG_DATA_HOME": str(tmp_path)}) == tmp_path / "campaign"
+    home = Path.home() / ".local" / "share" / "campaign"
+    assert default_data_dir({}) == home
+    assert default_data_dir({"XDG_DATA_HOME": "relative/ignored"}) == home  # as the spec says
+
+
+@pytest.mark.slow
 async def test_the_wheel_installed_in_a_fresh_venv_migrates_and_takes_a_signature(
     pg_server: str, tmp_path: Path
 ) -> None:
