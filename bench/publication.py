@@ -3,11 +3,12 @@
     .venv/bin/python bench/publication.py [--names 10000] [--repeat 3]
 
 No database: N synthetic listed signatories (fixed seed) spread over the real communes
-(campaign/data/territories.csv.gz), a quarter verified, a few featured. Measures, each the best of
-`--repeat` runs: grouping by région and département and rendering the list's HTML (what the
+(campaign/data/territories.csv.gz), a quarter verified, a few featured. Measures, each the best
+of `--repeat` runs: grouping by région and département and rendering the list's HTML (what the
 letter page embeds; raw and gzipped size), the PDF of the letter with every name (fpdf2), the
-map's SVG and its PNG (resvg). These are what campaign/publication/letter.py builds once per change and
-serves from memory; a request for a file that has not changed costs a dictionary lookup.
+map's SVG and its PNG (resvg). These are what campaign/publication/letter.py builds once per
+change and serves from memory; a request for a file that has not changed costs a dictionary
+lookup.
 """
 
 from __future__ import annotations

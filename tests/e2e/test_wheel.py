@@ -28,10 +28,10 @@ import pytest
 from campaign.core import migrations, resources
 from campaign.core import settings as settings_module
 from campaign.core.settings import default_data_dir, load_settings
-from tests.conftest import dsn_for, free_port, unique_email
-from tests.hardening_helpers import SIGN, body, wait_http
+from tests.support.app import dsn_for, free_port, unique_email
+from tests.support.hardening import SIGN, body, wait_http
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = (
     "campaign/sql/migrations/0001_initial.sql",
     "campaign/sql/queries/signatures.sql",
