@@ -3,11 +3,10 @@
 # Image of the campaign service: the same image runs the web app (`campaign serve`) and the mail
 # worker (`campaign worker`). See docker-compose.yml for the whole stack.
 #
-# Layout: the project lives in /app exactly as in the repository, and the package is installed in
-# *editable* mode. The code finds sql/, emails/, campaigns/ and data/ through
-# `PROJECT_ROOT = Path(campaign/settings.py).resolve().parent.parent`; a plain `pip install .` would
-# put the package in site-packages and PROJECT_ROOT would point there. Editable, it stays
-# /app/campaign, so PROJECT_ROOT is /app.
+# Layout: the package is installed as a wheel (`pip install .`, not editable) into site-packages;
+# it carries everything it reads at run time (SQL, email templates, vendored data, the demo
+# campaign: campaign/core/resources.py). The sources stay in /app/campaign, read-only, for commands
+# given a file of them (`campaign load-campaign campaign/letter/demo/jouer-collectif.md`).
 
 FROM python:3.11-slim-bookworm
 
@@ -35,28 +34,27 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # 2. The project itself. README.md* is a glob because pyproject names it as the long description
 #    and the build only warns if it is absent; pyproject.toml is repeated so that the COPY always
-#    matches something, which the legacy (non-BuildKit) builder requires.
+#    matches something, which the legacy (non-BuildKit) builder requires. The check, run from /
+#    so that /app is not on the path, imports the installed package and finds its SQL there.
 COPY pyproject.toml README.md* ./
 COPY campaign/ campaign/
-COPY sql/ sql/
-COPY emails/ emails/
-COPY campaigns/ campaigns/
-COPY data/ data/
-RUN pip install --no-deps --editable . \
- && python -m compileall -q campaign \
- && cd / && python -c "from campaign.settings import PROJECT_ROOT as r; assert str(r) == '/app', r" && cd /app \
+RUN pip install --no-deps . \
+ && rm -rf build campaign.egg-info \
+ && cd / && python -c "import campaign.core.resources as r; assert str(r.SQL).startswith('/usr/local/lib/') and (r.SQL / 'migrations').is_dir(), r.SQL" && cd /app \
  && mkdir -p /app/.data \
  && chown campaign:campaign /app/.data \
  && chmod 700 /app/.data
 
 # /app/.data is the only writable folder: it holds the generated secret key when SECRET_KEY is
-# not set (set it in any real deployment; the key is lost with the container otherwise).
+# not set (set it in any real deployment; the key is lost with the container otherwise). Installed,
+# the package would otherwise default to the user's ~/.local/share/campaign.
 USER campaign
 
 # Listen on every interface inside the container. BASE_URL is the public address written in the
 # confirmation emails: override it with the real one (https://…) anywhere but on localhost.
 ENV HOST=0.0.0.0 \
     PORT=8000 \
+    DATA_DIR=/app/.data \
     BASE_URL=http://localhost:8000
 
 EXPOSE 8000

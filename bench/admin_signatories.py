@@ -172,7 +172,7 @@ async def main(rows: int, repeat: int) -> None:
         await migrations.migrate(dsn)
         conn = await asyncpg.connect(dsn)
         await load_territories(conn)
-        [definition] = [d for d in read_campaign_files(ROOT / "campaigns")][:1]
+        [definition] = [d for d in read_campaign_files(ROOT / "campaign" / "letter" / "demo")][:1]
         campaign_id = await save_campaign(conn, definition)
         started = time.perf_counter()
         await conn.execute(SEED, campaign_id, 1, rows)

@@ -62,7 +62,7 @@ async def seed(dsn: str, n: int) -> int:
     conn = await asyncpg.connect(dsn)
     try:
         await load_territories(conn)
-        await seed_campaigns(conn, ROOT / "campaigns")
+        await seed_campaigns(conn, ROOT / "campaign" / "letter" / "demo")
         campaign_id: int = await conn.fetchval(
             "SELECT id FROM campaigns WHERE slug = 'jouer-collectif'"
         )

@@ -3,11 +3,12 @@
     .venv/bin/python bench/publication.py [--names 10000] [--repeat 3]
 
 No database: N synthetic listed signatories (fixed seed) spread over the real communes
-(data/territories.csv.gz), a quarter verified, a few featured. Measures, each the best of
-`--repeat` runs: grouping by région and département and rendering the list's HTML (what the
+(campaign/data/territories.csv.gz), a quarter verified, a few featured. Measures, each the best
+of `--repeat` runs: grouping by région and département and rendering the list's HTML (what the
 letter page embeds; raw and gzipped size), the PDF of the letter with every name (fpdf2), the
-map's SVG and its PNG (resvg). These are what campaign/publication/letter.py builds once per change and
-serves from memory; a request for a file that has not changed costs a dictionary lookup.
+map's SVG and its PNG (resvg). These are what campaign/publication/letter.py builds once per
+change and serves from memory; a request for a file that has not changed costs a dictionary
+lookup.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core.resources import DEMO_CAMPAIGNS
 from campaign.letter.campaigns import _render_markdown, parse_campaign_file
 from campaign.publication import files
 from campaign.publication.letter import render_listing
@@ -78,7 +79,7 @@ def main() -> None:
                 departement=c.departement,
             )
         )
-    campaign = parse_campaign_file(PROJECT_ROOT / "campaigns" / "jouer-collectif.md")
+    campaign = parse_campaign_file(DEMO_CAMPAIGNS / "jouer-collectif.md")
 
     t_list, listing = best(
         args.repeat,

@@ -19,14 +19,14 @@ from litestar.di import NamedDependency
 from campaign.core import db, migrations
 from campaign.core.bodies import LastBuilt
 from campaign.core.clock import Clock
-from campaign.core.settings import PROJECT_ROOT, Settings
+from campaign.core.settings import Settings
 from campaign.counts.cache import CountsCache
 from campaign.counts.history import HistoryCache, HistoryRecorder
 from campaign.counts.latest import LatestSignatories
 from campaign.counts.live import Broadcaster
 from campaign.letter import campaigns as campaigns_mod
 from campaign.letter.campaigns import CampaignRegistry
-from campaign.mail.message import MailRenderer, SmtpSender
+from campaign.mail.message import EMAILS_DIR, MailRenderer, SmtpSender
 from campaign.mail.outbox import MailWorker
 from campaign.mail.sink import MailSink
 from campaign.publication.letter import Publication
@@ -39,8 +39,6 @@ from campaign.territories import index as territories
 from campaign.territories.index import TerritoryIndex
 
 log = logging.getLogger(__name__)
-
-EMAILS_DIR = PROJECT_ROOT / "emails"
 
 
 @dataclass

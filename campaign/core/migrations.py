@@ -5,26 +5,26 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 
-from campaign.core.db import SQL_DIR
+from campaign.core import resources
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = SQL_DIR / "migrations"
+MIGRATIONS_DIR = resources.SQL / "migrations"
 # Any constant shared by every process of the service; two processes starting together queue here.
 _LOCK_KEY = 0x63616D70  # "camp"
 _FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def migration_files(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, str, Path]]:
+def migration_files(directory: Traversable = MIGRATIONS_DIR) -> list[tuple[int, str, Traversable]]:
     found = []
-    for path in sorted(directory.iterdir()):
+    for path in resources.by_name(directory, ".sql"):
         match = _FILE.match(path.name)
         if match:
-            found.append((int(match.group(1)), path.stem, path))
+            found.append((int(match.group(1)), path.name.removesuffix(".sql"), path))
     numbers = [n for n, _, _ in found]
     if len(set(numbers)) != len(numbers):
         raise RuntimeError(f"two migrations share a number in {directory}")
@@ -61,7 +61,7 @@ async def migrate(dsn: str) -> list[str]:
                 if number in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(path.read_text())
+                    await conn.execute(path.read_text(encoding="utf-8"))
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                         number,

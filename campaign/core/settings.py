@@ -1,14 +1,23 @@
-"""Configuration, read from the environment once (see the README's table)."""
+"""Configuration, read from the environment once (see the README's table).
+
+Defaults that are files: the campaigns come from the demo campaign shipped in the package
+(campaign/letter/demo) unless CAMPAIGNS_DIR names a folder. The data folder (DATA_DIR: the
+embedded PostgreSQL, the dev secret key) is `.data` at the root of the source checkout when the
+package runs from one (`make run`, `pip install -e .`); installed from a wheel, it is the user's
+`$XDG_DATA_HOME/campaign` (`~/.local/share/campaign`), the same whatever the current directory,
+so that the dev database and the links signed with the dev key survive a `cd`.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import msgspec
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from campaign.core import resources
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,8 +32,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str
     port: int
     data_dir: Path
-    """Embedded PostgreSQL data, the dev secret key: ignored by git."""
-    campaigns_dir: Path
+    """Embedded PostgreSQL data, the dev secret key (default: see `default_data_dir`)."""
+    campaigns_dir: Traversable
+    """Campaign definitions created on first start (default: the packaged demo campaign)."""
     token_ttl_days: int
     mail_retry_base_seconds: float
     mail_max_attempts: int
@@ -77,9 +87,26 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def source_checkout() -> Path | None:
+    """The root of the source checkout the package is imported from, if it is (not a wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def default_data_dir(env: dict[str, str]) -> Path:
+    """`.data` in the source checkout (ignored by git); installed, the user's data folder
+    (XDG base directories: `$XDG_DATA_HOME/campaign`, else `~/.local/share/campaign`)."""
+    checkout = source_checkout()
+    if checkout is not None:
+        return checkout / ".data"
+    xdg = env.get("XDG_DATA_HOME") or ""
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "campaign"
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
-    data_dir = Path(env.get("DATA_DIR") or PROJECT_ROOT / ".data")
+    data_dir = Path(env["DATA_DIR"]) if env.get("DATA_DIR") else default_data_dir(env)
     host = env.get("HOST") or "127.0.0.1"
     port = int(env.get("PORT") or 8000)
     return Settings(
@@ -91,7 +118,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         host=host,
         port=port,
         data_dir=data_dir,
-        campaigns_dir=Path(env.get("CAMPAIGNS_DIR") or PROJECT_ROOT / "campaigns"),
+        campaigns_dir=(
+            Path(env["CAMPAIGNS_DIR"]) if env.get("CAMPAIGNS_DIR") else resources.DEMO_CAMPAIGNS
+        ),
         token_ttl_days=int(env.get("TOKEN_TTL_DAYS") or 7),
         mail_retry_base_seconds=float(env.get("MAIL_RETRY_BASE_SECONDS") or 30),
         mail_max_attempts=int(env.get("MAIL_MAX_ATTEMPTS") or 8),

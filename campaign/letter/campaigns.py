@@ -7,12 +7,13 @@ import asyncio
 import functools
 import logging
 from datetime import datetime
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import msgspec
 from markdown_it import MarkdownIt
 
+from campaign.core import resources
 from campaign.core.db import Q, convert_all
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, dict=True):
         return html
 
 
-def parse_campaign_file(path: Path) -> CampaignDefinition:
+def parse_campaign_file(path: Traversable) -> CampaignDefinition:
     """`---` front matter of `key: value` lines, then the letter in Markdown."""
     text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
@@ -111,11 +112,11 @@ async def save_campaign(conn: asyncpg.Connection, definition: CampaignDefinition
     return int(campaign_id)
 
 
-def read_campaign_files(directory: Path) -> list[CampaignDefinition]:
-    return [parse_campaign_file(path) for path in sorted(directory.glob("*.md"))]
+def read_campaign_files(directory: Traversable) -> list[CampaignDefinition]:
+    return [parse_campaign_file(path) for path in resources.by_name(directory, ".md")]
 
 
-async def seed_campaigns(conn: asyncpg.Connection, directory: Path) -> list[str]:
+async def seed_campaigns(conn: asyncpg.Connection, directory: Traversable) -> list[str]:
     """Create the campaigns of `directory` that the database does not have yet (first start).
 
     An existing campaign is left alone: once created, the database is the truth (organisers

@@ -1,4 +1,5 @@
-"""Emails: render a template folder of `emails/` (subject, text, HTML) and send it over SMTP."""
+"""Emails: render a template folder of `campaign/emails/` (subject, text, HTML) and send it over
+SMTP."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ import email.utils
 import io
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -24,10 +26,11 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 import jinja2
 import msgspec
+from jinja2.loaders import split_template_path
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core import resources
 
-EMAILS_DIR = PROJECT_ROOT / "emails"
+EMAILS_DIR = resources.EMAILS
 
 
 class RenderedEmail(msgspec.Struct, frozen=True):
@@ -36,11 +39,40 @@ class RenderedEmail(msgspec.Struct, frozen=True):
     html: str
 
 
+class _FolderLoader(jinja2.BaseLoader):
+    """Templates read from a folder given as a `Traversable`: the package's own (an installed
+    wheel's included) or any directory."""
+
+    def __init__(self, directory: Traversable) -> None:
+        self.directory = directory
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        path = self.directory
+        for part in split_template_path(template):  # refuses `..`
+            path = path / part
+        if not path.is_file():
+            raise jinja2.TemplateNotFound(template)
+        text = path.read_text(encoding="utf-8")
+        if not isinstance(path, Path):  # inside an archive: it cannot change
+            return text, None, None
+        file, mtime = path, path.stat().st_mtime
+
+        def uptodate() -> bool:  # an edited template is read again, as FileSystemLoader does
+            try:
+                return file.stat().st_mtime == mtime
+            except OSError:
+                return False
+
+        return text, str(file), uptodate
+
+
 class MailRenderer:
     """Renders `name/subject.txt`, `name/body.txt` and `name/body.html` from the emails folder."""
 
-    def __init__(self, directory: Path = EMAILS_DIR) -> None:
-        loader = jinja2.FileSystemLoader(directory)
+    def __init__(self, directory: Traversable = EMAILS_DIR) -> None:
+        loader = _FolderLoader(directory)
         # Text bodies must not be HTML-escaped; both fail loudly on a missing variable rather than
         # sending a message with a hole in it.
         self._text = jinja2.Environment(

@@ -3,19 +3,21 @@ with its signatories as PDF (fpdf2), the counts per territory as CSV and JSON, t
 PNG (resvg). Pure functions, so that campaign/publication.py decides when to build and caches.
 
 Why these libraries: fpdf2 and resvg-py install from PyPI as wheels that need no system package
-(no Cairo, no Pango, no browser), and both are maintained. The fonts (DejaVu Sans, data/fonts) are
-vendored so that a fresh machine draws the same PDF and PNG.
+(no Cairo, no Pango, no browser), and both are maintained. The fonts (DejaVu Sans,
+campaign/data/fonts) are vendored so that a fresh machine draws the same PDF and PNG.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from functools import cache
+from importlib.resources import as_file
 
 import msgspec
 import resvg_py
@@ -24,13 +26,13 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace, TextStyle
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core import resources
 from campaign.counts.cache import CountsBody, TerritoryCount
 from campaign.moderation.exports import neutralise
 from campaign.publication.listing import Listed, Listing
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 
-FONTS_DIR = PROJECT_ROOT / "data" / "fonts"
+FONTS_DIR = resources.DATA / "fonts"
 FONT = "DejaVu"
 FONT_FILES = {
     "": "DejaVuSans.ttf",
@@ -128,25 +130,37 @@ def map_svg(svg: str) -> bytes:
     return ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n").encode()
 
 
+@contextlib.contextmanager
+def _font_files() -> Iterator[dict[str, str]]:
+    """The four faces (style -> path) as files on disk, which fpdf2, resvg and fontTools need:
+    the package's own files, or temporary copies while in use if the package is not a folder."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            style: str(stack.enter_context(as_file(FONTS_DIR / name)))
+            for style, name in FONT_FILES.items()
+        }
+
+
 def map_png(svg: str) -> bytes:
     """The same map rasterised by resvg, on white, with the vendored fonts only."""
-    return bytes(
-        resvg_py.svg_to_bytes(
-            svg_string=svg,
-            width=PNG_WIDTH,
-            background="#ffffff",
-            skip_system_fonts=True,
-            font_files=[str(FONTS_DIR / name) for name in FONT_FILES.values()],
-            font_family=FONT + " Sans",
-            sans_serif_family=FONT + " Sans",
+    with _font_files() as fonts:
+        return bytes(
+            resvg_py.svg_to_bytes(
+                svg_string=svg,
+                width=PNG_WIDTH,
+                background="#ffffff",
+                skip_system_fonts=True,
+                font_files=list(fonts.values()),
+                font_family=FONT + " Sans",
+                sans_serif_family=FONT + " Sans",
+            )
         )
-    )
 
 
 @cache
 def _covered() -> frozenset[int]:
     """The code points the vendored fonts draw (the same for the four faces)."""
-    with TTFont(FONTS_DIR / FONT_FILES[""]) as font:
+    with _font_files() as fonts, TTFont(fonts[""]) as font:
         return frozenset(font.getBestCmap())
 
 
@@ -188,43 +202,44 @@ def letter_pdf(
     mandate_labels: dict[str, str] = MANDATE_LABELS,
 ) -> bytes:
     """The letter, then its signatories by région and département, as a PDF (A4)."""
-    pdf = _LetterPdf(format="A4")
-    pdf.title_text = _printable(title)
-    pdf.set_title(_printable(title))
-    pdf.set_author("Collectif « Jouer collectif »")
-    pdf.set_creator("campaign")
-    pdf.set_margins(18, 16, 18)
-    pdf.set_auto_page_break(True, margin=18)
-    for style, name in FONT_FILES.items():
-        pdf.add_font(FONT, style, str(FONTS_DIR / name))
-    pdf.add_page()
-    pdf.set_font(FONT, size=10)
-    pdf.set_text_color(90, 90, 90)
-    pdf.multi_cell(0, 5, _printable(addressees), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
-    pdf.set_text_color(0, 0, 0)
-    pdf.set_font(FONT, "B", 20)
-    pdf.multi_cell(0, 9, _printable(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "I", 11)
-    noun = "signataire" if total < 2 else "signataires"
-    pdf.multi_cell(
-        0,
-        6,
-        f"Lettre publiée le {published_on} avec {_thousands(total)} {noun}.",
-        new_x=XPos.LMARGIN,
-        new_y=YPos.NEXT,
-    )
-    pdf.ln(3)
-    pdf.set_font(FONT, size=10.5)
-    # The letter's HTML comes from campaign.campaigns (Markdown without raw HTML: escaped).
-    pdf.write_html(
-        _printable(letter_html),
-        font_family=FONT,
-        tag_styles=_TAG_STYLES,
-        warn_on_tags_not_matching=False,
-    )
-    _signatories(pdf, total, listing, mandate_labels)
-    return bytes(pdf.output())
+    with _font_files() as fonts:
+        pdf = _LetterPdf(format="A4")
+        pdf.title_text = _printable(title)
+        pdf.set_title(_printable(title))
+        pdf.set_author("Collectif « Jouer collectif »")
+        pdf.set_creator("campaign")
+        pdf.set_margins(18, 16, 18)
+        pdf.set_auto_page_break(True, margin=18)
+        for style, path in fonts.items():
+            pdf.add_font(FONT, style, path)
+        pdf.add_page()
+        pdf.set_font(FONT, size=10)
+        pdf.set_text_color(90, 90, 90)
+        pdf.multi_cell(0, 5, _printable(addressees), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(2)
+        pdf.set_text_color(0, 0, 0)
+        pdf.set_font(FONT, "B", 20)
+        pdf.multi_cell(0, 9, _printable(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.set_font(FONT, "I", 11)
+        noun = "signataire" if total < 2 else "signataires"
+        pdf.multi_cell(
+            0,
+            6,
+            f"Lettre publiée le {published_on} avec {_thousands(total)} {noun}.",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.ln(3)
+        pdf.set_font(FONT, size=10.5)
+        # The letter's HTML comes from campaign.campaigns (Markdown without raw HTML: escaped).
+        pdf.write_html(
+            _printable(letter_html),
+            font_family=FONT,
+            tag_styles=_TAG_STYLES,
+            warn_on_tags_not_matching=False,
+        )
+        _signatories(pdf, total, listing, mandate_labels)
+        return bytes(pdf.output())
 
 
 def _thousands(n: int) -> str:

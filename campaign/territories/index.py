@@ -1,7 +1,8 @@
 """Régions, départements and communes: the vendored INSEE list, loading it, matching what is typed.
 
-The list is vendored (data/territories.csv.gz, see data/README.md) rather than fetched at start-up:
-the service must start offline and every process must see the same territories.
+The list is vendored (campaign/data/territories.csv.gz, see campaign/data/README.md) rather than
+fetched at start-up: the service must start offline and every process must see the same
+territories.
 """
 
 from __future__ import annotations
@@ -14,18 +15,18 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import msgspec
 
+from campaign.core import resources
 from campaign.core.db import Q, convert_all
-from campaign.core.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-DATA_FILE = PROJECT_ROOT / "data" / "territories.csv.gz"
-PARTS_FILE = PROJECT_ROOT / "data" / "commune_parts.csv.gz"
+DATA_FILE = resources.DATA / "territories.csv.gz"
+PARTS_FILE = resources.DATA / "commune_parts.csv.gz"
 LEVELS = ("region", "departement", "commune")
 MAX_CANDIDATES = 10
 _COLUMNS = ["level", "code", "name", "departement", "region", "population", "postal_codes"]
@@ -65,8 +66,8 @@ class Resolution(msgspec.Struct, frozen=True):
         return self.territory is None and bool(self.candidates)
 
 
-def read_vendored(path: Path = DATA_FILE) -> list[Territory]:
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+def read_vendored(path: Traversable = DATA_FILE) -> list[Territory]:
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as f:
         return [
             Territory(
                 level=row["level"],
@@ -91,8 +92,8 @@ class CommunePart(msgspec.Struct, frozen=True, kw_only=True):
     parent_commune: str
 
 
-def read_parts(path: Path = PARTS_FILE) -> list[CommunePart]:
-    with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+def read_parts(path: Traversable = PARTS_FILE) -> list[CommunePart]:
+    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as f:
         return [
             CommunePart(
                 type=row["type"],
@@ -104,7 +105,7 @@ def read_parts(path: Path = PARTS_FILE) -> list[CommunePart]:
         ]
 
 
-async def load_territories(conn: asyncpg.Connection, path: Path = DATA_FILE) -> int:
+async def load_territories(conn: asyncpg.Connection, path: Traversable = DATA_FILE) -> int:
     """Make the table match the file, in one transaction; returns the number of rows in the file.
 
     Upserting from a staging copy, rather than truncating, keeps the rows that signatures point at

@@ -1,9 +1,9 @@
 """The map of France, drawn on the server as inline SVG: it shows without JavaScript.
 
-Outlines come from data/map/france.json (scripts/extract_contours.py, see data/map/README.md):
-101 départements (the five overseas ones in frames along the bottom edge, Paris and the petite
-couronne drawn again, larger, in the top-left corner) and 18 régions, in a viewBox of about
-1000 × 1000 units.
+Outlines come from campaign/data/map/france.json (scripts/extract_contours.py, see
+campaign/data/map/README.md): 101 départements (the five overseas ones in frames along the bottom
+edge, Paris and the petite couronne drawn again, larger, in the top-left corner) and 18 régions,
+in a viewBox of about 1000 × 1000 units.
 
 Each territory is a `<path data-level data-code data-value data-label fill>` with a `<title>`
 ("Rhône : 12 signatures"). The colour classes are in the `<svg>`'s `data-classes` attribute, a JSON
@@ -24,16 +24,16 @@ import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Literal, NamedTuple
 
 import msgspec
 from markupsafe import Markup, escape
 
+from campaign.core import resources
 from campaign.core.frenchnumbers import NNBSP, percent
-from campaign.core.settings import PROJECT_ROOT
 
-DATA_FILE = PROJECT_ROOT / "data" / "map" / "france.json"
+DATA_FILE = resources.DATA / "map" / "france.json"
 
 Level = Literal["departement", "region"]
 
@@ -102,7 +102,7 @@ class ColorClass(NamedTuple):
 
 
 @cache
-def load(path: Path = DATA_FILE) -> MapData:
+def load(path: Traversable = DATA_FILE) -> MapData:
     return msgspec.json.decode(path.read_bytes(), type=MapData)
 
 

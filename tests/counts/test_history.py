@@ -29,10 +29,10 @@ async def hdsn(pg_server: str) -> str:
     dsn = await migrated_database(pg_server, "history_test")
     conn = await asyncpg.connect(dsn)
     try:
-        from campaign.core.settings import PROJECT_ROOT
+        from campaign.core.resources import DEMO_CAMPAIGNS
         from campaign.letter.campaigns import read_campaign_files, save_campaign
 
-        for definition in read_campaign_files(PROJECT_ROOT / "campaigns"):
+        for definition in read_campaign_files(DEMO_CAMPAIGNS):
             await save_campaign(conn, definition)
     finally:
         await conn.close()

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 import pytest
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core.resources import DEMO_CAMPAIGNS
 from campaign.letter.campaigns import seed_campaigns
 from campaign.mail import outbox
 from tests.support.admin import logged_in, make_signature
@@ -23,7 +23,7 @@ from tests.support.app import app_server, free_port, migrated_database, unique_e
 from tests.support.hardening import SIGN, Process, body, captured_logs
 from tests.support.mail import Mailbox
 
-CAMPAIGNS = PROJECT_ROOT / "campaigns"
+CAMPAIGNS = DEMO_CAMPAIGNS
 SMTP_USER = "compte-relais-x7"
 GOOD_PASSWORD = "le-bon-secret-9f2"
 BAD_PASSWORD = "un-secret-perime-4c1"

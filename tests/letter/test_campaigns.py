@@ -9,7 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from campaign.core.settings import PROJECT_ROOT
+from campaign.core.resources import DEMO_CAMPAIGNS
 from campaign.letter.campaigns import (
     CampaignFileError,
     list_campaigns,
@@ -19,7 +19,7 @@ from campaign.letter.campaigns import (
 
 
 def test_the_demo_campaign_file() -> None:
-    d = parse_campaign_file(PROJECT_ROOT / "campaigns" / "jouer-collectif.md")
+    d = parse_campaign_file(DEMO_CAMPAIGNS / "jouer-collectif.md")
     assert d.slug == "jouer-collectif"
     assert d.title == "Jouer collectif"
     assert d.launch_at == datetime(2027, 7, 8, 7, 0, tzinfo=UTC)  # 9:00 in Paris, summer time

@@ -28,7 +28,8 @@ from litestar.template.config import TemplateConfig
 from litestar.testing import AsyncTestClient
 
 from campaign.core import tokens
-from campaign.core.settings import PROJECT_ROOT, Settings, load_settings
+from campaign.core.resources import PACKAGE
+from campaign.core.settings import Settings, load_settings
 from campaign.mail import outbox
 from campaign.mail.message import MailRenderer, RenderedEmail, SmtpSender, build_message, flatten
 from campaign.mail.outbox import MailWorker
@@ -950,7 +951,7 @@ async def test_devmail_pages(tmp_path: Path) -> None:
             route_handlers=[DevMailController],
             dependencies={"mail_sink": Provide(lambda: sink, sync_to_thread=False)},
             template_config=TemplateConfig(
-                directory=[tmp_path, PROJECT_ROOT / "campaign" / "templates"],
+                directory=[tmp_path, PACKAGE / "templates"],
                 engine=JinjaTemplateEngine,
             ),
         )

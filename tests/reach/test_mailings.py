@@ -22,7 +22,8 @@ import pytest
 
 from campaign.core.audit import CLI_ACTOR
 from campaign.core.db import create_pool
-from campaign.core.settings import PROJECT_ROOT, load_settings
+from campaign.core.resources import DEMO_CAMPAIGNS
+from campaign.core.settings import load_settings
 from campaign.letter.campaigns import seed_campaigns
 from campaign.mail.message import MailRenderer, SmtpSender
 from campaign.mail.outbox import MailWorker
@@ -117,7 +118,7 @@ async def own_database(pg_server: str) -> AsyncIterator[str]:
     url = await migrated_database(pg_server, name)
     conn = await asyncpg.connect(url)
     try:
-        await seed_campaigns(conn, PROJECT_ROOT / "campaigns")
+        await seed_campaigns(conn, DEMO_CAMPAIGNS)
     finally:
         await conn.close()
     yield url
