@@ -11,6 +11,13 @@ import base64
 import hashlib
 import hmac
 import secrets
+from typing import TypeVar
+
+import asyncpg
+
+from campaign.core.db import convert
+
+T = TypeVar("T")
 
 SALT_BYTES = 16  # 128 bits from `secrets`: the entropy of the token
 
@@ -37,3 +44,12 @@ def issue(secret_key: str) -> tuple[bytes, bytes]:
     """A new token's salt and the SHA-256 of the token: all the database keeps of it."""
     salt = new_salt()
     return salt, token_hash(derive(secret_key, salt))
+
+
+async def find(conn: asyncpg.Connection, query: str, token: str, type_: type[T]) -> T | None:
+    """The row a link's token points at (`query` takes the token's hash), as `type_`; None for a
+    malformed or unknown token."""
+    if not looks_like_token(token):
+        return None
+    row = await conn.fetchrow(query, token_hash(token))
+    return None if row is None else convert(row, type_)

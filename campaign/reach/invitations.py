@@ -18,7 +18,7 @@ import msgspec
 
 from campaign.core import tokens
 from campaign.core.audit import Actor, record
-from campaign.core.db import Q, convert, convert_all
+from campaign.core.db import Q, convert_all
 from campaign.core.settings import Settings
 from campaign.reach.invitation_csv import Invitee
 from campaign.territories.index import TerritoryIndex
@@ -62,7 +62,7 @@ async def add_invitees(
     """Stores the invitees (an address already invited to the campaign is left as it was)."""
     rows = []
     for invitee in invitees:
-        salt = tokens.new_salt()
+        salt, token_hash = tokens.issue(settings.secret_key)
         rows.append(
             (
                 campaign_id,
@@ -76,7 +76,7 @@ async def add_invitees(
                 source,
                 new_code(),
                 salt,
-                tokens.token_hash(tokens.derive(settings.secret_key, salt)),
+                token_hash,
             )
         )
     async with conn.transaction():
@@ -110,10 +110,7 @@ class Prefill(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def prefill(conn: asyncpg.Connection, token: str) -> Prefill | None:
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["invitation_by_token"], tokens.token_hash(token))
-    return None if row is None else convert(row, Prefill)
+    return await tokens.find(conn, Q["invitation_by_token"], token, Prefill)
 
 
 def form_values(found: Prefill, index: TerritoryIndex) -> dict[str, str]:

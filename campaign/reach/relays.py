@@ -59,11 +59,6 @@ def code_from_name(name: str) -> str:
     return f"{slug}-{secrets.token_hex(2)}"
 
 
-def _new_token(settings: Settings) -> tuple[bytes, bytes]:
-    salt = tokens.new_salt()
-    return salt, tokens.token_hash(tokens.derive(settings.secret_key, salt))
-
-
 async def create(
     conn: asyncpg.Connection,
     settings: Settings,
@@ -88,7 +83,7 @@ async def create(
             territory.level,
             territory.code,
             code,
-            *_new_token(settings),
+            *tokens.issue(settings.secret_key),
         )
         if relay_id is None:
             raise RelayError(f"Le code « {code} » est déjà pris par un autre relais.")
@@ -111,10 +106,7 @@ async def get(conn: asyncpg.Connection, relay_id: int) -> Relay | None:
 
 async def by_token(conn: asyncpg.Connection, token: str) -> Relay | None:
     """The active relay of a secret link; None for anything else (malformed, unknown, revoked)."""
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["relay_by_token"], tokens.token_hash(token))
-    return None if row is None else convert(row, Relay)
+    return await tokens.find(conn, Q["relay_by_token"], token, Relay)
 
 
 async def renew_link(
@@ -122,7 +114,9 @@ async def renew_link(
 ) -> bool:
     """A new secret link; the old one stops working at once."""
     async with conn.transaction():
-        done = await conn.fetchval(Q["relay_new_token"], relay_id, *_new_token(settings))
+        done = await conn.fetchval(
+            Q["relay_new_token"], relay_id, *tokens.issue(settings.secret_key)
+        )
         if done is not None:
             await record(conn, who, "relay.renew_link", target_type="relay", target_id=relay_id)
     return done is not None

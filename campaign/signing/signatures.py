@@ -241,10 +241,7 @@ class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
 
 async def find_confirmation(conn: asyncpg.Connection, token: str) -> Confirmation | None:
     """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["find_confirmation"], tokens.token_hash(token))
-    return None if row is None else convert(row, Confirmation)
+    return await tokens.find(conn, Q["find_confirmation"], token, Confirmation)
 
 
 class ConfirmResult(enum.Enum):

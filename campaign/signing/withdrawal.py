@@ -16,7 +16,7 @@ import asyncpg
 import msgspec
 
 from campaign.core import tokens
-from campaign.core.db import Q, convert
+from campaign.core.db import Q
 from campaign.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,7 @@ class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
 
 async def find(conn: asyncpg.Connection, token: str) -> Withdrawal | None:
     """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["find_withdrawal"], tokens.token_hash(token))
-    return None if row is None else convert(row, Withdrawal)
+    return await tokens.find(conn, Q["find_withdrawal"], token, Withdrawal)
 
 
 class WithdrawResult(enum.Enum):
