@@ -30,8 +30,7 @@ from campaign.mail.message import EMAILS_DIR, MailRenderer, SmtpSender
 from campaign.mail.outbox import MailWorker
 from campaign.mail.sink import MailSink
 from campaign.publication.letter import Publication
-from campaign.register import officials
-from campaign.register.verification import VerificationWorker
+from campaign.register import officials, verification
 from campaign.signing import purge
 from campaign.signing.batch import SigningBatcher
 from campaign.signing.confirm_batch import ConfirmBatcher
@@ -169,8 +168,11 @@ def sending_workers(
     its stop event is set: the mail worker; the register's verification of confirmed signatures
     (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
     mail = MailWorker(writes, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url))
-    verifier = VerificationWorker(reads, dsn)
-    return [mail.run, verifier.run, functools.partial(purge.run_daily, reads, settings)]
+    return [
+        mail.run,
+        functools.partial(verification.run_worker, reads, dsn),
+        functools.partial(purge.run_daily, reads, settings),
+    ]
 
 
 RuntimeDep = NamedDependency[Runtime]

@@ -73,6 +73,17 @@ def unavailable(exc: BaseException) -> bool:
     return False
 
 
+def log_failure(log: logging.Logger, what: str, exc: Exception) -> bool:
+    """Log why a background worker's round failed: the database away is a warning (it comes back,
+    the round is tried again), anything else an error with its traceback (a bug). True when the
+    database was the cause."""
+    if isinstance(exc, DB_ERRORS):
+        log.warning("%s: database unavailable (%s)", what, type(exc).__name__)
+        return True
+    log.error("%s: round failed", what, exc_info=exc)
+    return False
+
+
 def parse_queries(text: str, source: str) -> dict[str, str]:
     """Split a file into `-- name: x` sections; the text before the first name is a comment."""
     parts = _NAME.split(text)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 import asyncpg
 
@@ -23,6 +24,32 @@ async def wait_any(*events: asyncio.Event, within: float) -> None:
         for waiter in waiters:
             waiter.cancel()
         await asyncio.gather(*waiters, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def listening(
+    dsn: str,
+    channel: str,
+    stop: asyncio.Event,
+    *,
+    application_name: str,
+    log: logging.Logger,
+    what: str,
+) -> AsyncIterator[asyncio.Event]:
+    """An event that a NOTIFY on `channel` sets, while the block runs (see `keep_listening`)."""
+    wake = asyncio.Event()
+    listener = asyncio.create_task(
+        keep_listening(
+            dsn, channel, wake, stop, application_name=application_name, log=log, what=what
+        ),
+        name=f"{what}-listener",
+    )
+    try:
+        yield wake
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
 
 
 async def keep_listening(

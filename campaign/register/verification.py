@@ -10,18 +10,18 @@ Organisers may override the result (`override_verification`); the override wins.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from campaign.core.db import DB_ERRORS, Q
-from campaign.core.wakeup import keep_listening, wait_any
+from campaign.core.db import Q, log_failure
+from campaign.core.wakeup import listening, wait_any
 from campaign.register.names import family_key, given_key, given_names_match
+from campaign.register.sources import OfficialRecord
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +52,10 @@ class Result(enum.Enum):
     AMBIGUOUS = "ambiguous"
 
 
-class RegisterEntry(msgspec.Struct, frozen=True, kw_only=True):
+class RegisterEntry(OfficialRecord, frozen=True, kw_only=True):
     """A register entry, as recorded with the signature it verifies."""
 
     id: int
-    mandate: str
-    territory_level: str
-    territory_code: str
-    family_name: str
-    given_name: str
-    sex: str | None
-    mandate_start: date | None
 
 
 class Outcome(msgspec.Struct, frozen=True):
@@ -174,51 +167,26 @@ async def verification_status(
     return msgspec.convert(data, VerificationStatus)
 
 
-class VerificationWorker:
-    """Verifies due signatures; woken by NOTIFY on `verification`, polling in case of a miss."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        dsn: str,
-        *,
-        batch_size: int = BATCH_SIZE,
-        poll_seconds: float = POLL_SECONDS,
-    ) -> None:
-        self._pool = pool
-        self._dsn = dsn
-        self._batch_size = batch_size
-        self._poll_seconds = poll_seconds
-
-    async def run(self, stop: asyncio.Event) -> None:
-        wake = asyncio.Event()
-        listener = asyncio.create_task(self._listen(wake, stop), name="verification-listener")
-        try:
-            while not stop.is_set():
-                wake.clear()
-                try:
-                    async with self._pool.acquire() as conn:
-                        done = await verify_due(conn, self._batch_size)
-                except DB_ERRORS as exc:
-                    log.warning("verification: database unavailable (%s)", type(exc).__name__)
-                    done = 0
-                except Exception:
-                    log.exception("verification: round failed")
-                    done = 0
-                if done < self._batch_size:  # a full batch means more may be waiting
-                    await wait_any(stop, wake, within=self._poll_seconds)
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-
-    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        await keep_listening(
-            self._dsn,
-            CHANNEL,
-            wake,
-            stop,
-            application_name=LISTENER_NAME,
-            log=log,
-            what="verification",
-        )
+async def run_worker(
+    pool: asyncpg.Pool,
+    dsn: str,
+    stop: asyncio.Event,
+    *,
+    batch_size: int = BATCH_SIZE,
+    poll_seconds: float = POLL_SECONDS,
+) -> None:
+    """Verifies due signatures until `stop`; woken by NOTIFY on `verification`, polling in case
+    of a miss."""
+    async with listening(
+        dsn, CHANNEL, stop, application_name=LISTENER_NAME, log=log, what="verification"
+    ) as wake:
+        while not stop.is_set():
+            wake.clear()
+            try:
+                async with pool.acquire() as conn:
+                    done = await verify_due(conn, batch_size)
+            except Exception as exc:
+                log_failure(log, "verification", exc)
+                done = 0
+            if done < batch_size:  # a full batch means more may be waiting
+                await wait_any(stop, wake, within=poll_seconds)

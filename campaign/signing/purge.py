@@ -21,7 +21,7 @@ import logging
 import asyncpg
 import msgspec
 
-from campaign.core.db import DB_ERRORS, Q
+from campaign.core.db import Q, log_failure
 from campaign.core.settings import Settings
 from campaign.signing import withdrawal
 
@@ -95,7 +95,8 @@ def describe(report: PurgeReport, settings: Settings, *, dry_run: bool) -> str:
 
 
 async def run_daily(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event) -> None:
-    """The worker's daily purge: soon after start, then every 24 hours, until `stop`."""
+    """The worker's daily purge: soon after start, then every 24 hours, until `stop`; after a
+    failure, again in 10 minutes (the database was away) or in an hour (anything else)."""
     delay = 60.0
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
@@ -106,9 +107,5 @@ async def run_daily(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event)
             async with pool.acquire() as conn:
                 await purge(conn, settings, dry_run=False)
             delay = DAY_SECONDS
-        except DB_ERRORS as exc:
-            log.warning("purge: database unavailable (%s); retrying in 10 min", type(exc).__name__)
-            delay = 600.0
-        except Exception:
-            log.exception("purge failed; retrying in 1 h")
-            delay = 3600.0
+        except Exception as exc:
+            delay = 600.0 if log_failure(log, "purge", exc) else 3600.0
