@@ -66,20 +66,24 @@ class Resolution(msgspec.Struct, frozen=True):
         return self.territory is None and bool(self.candidates)
 
 
-def read_vendored(path: Traversable = DATA_FILE) -> list[Territory]:
+def _read_csv(path: Traversable) -> list[dict[str, str]]:
     with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as f:
-        return [
-            Territory(
-                level=row["level"],
-                code=row["code"],
-                name=row["name"],
-                departement=row["departement"] or None,
-                region=row["region"] or None,
-                population=int(row["population"]) if row["population"] else None,
-                postal_codes=tuple(row["postal_codes"].split()),
-            )
-            for row in csv.DictReader(f)
-        ]
+        return list(csv.DictReader(f))
+
+
+def read_vendored(path: Traversable = DATA_FILE) -> list[Territory]:
+    return [
+        Territory(
+            level=row["level"],
+            code=row["code"],
+            name=row["name"],
+            departement=row["departement"] or None,
+            region=row["region"] or None,
+            population=int(row["population"]) if row["population"] else None,
+            postal_codes=tuple(row["postal_codes"].split()),
+        )
+        for row in _read_csv(path)
+    ]
 
 
 class CommunePart(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,16 +97,7 @@ class CommunePart(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def read_parts(path: Traversable = PARTS_FILE) -> list[CommunePart]:
-    with path.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8", newline="") as f:
-        return [
-            CommunePart(
-                type=row["type"],
-                code=row["code"],
-                name=row["name"],
-                parent_commune=row["parent_commune"],
-            )
-            for row in csv.DictReader(f)
-        ]
+    return msgspec.convert(_read_csv(path), list[CommunePart])
 
 
 async def load_territories(conn: asyncpg.Connection, path: Traversable = DATA_FILE) -> int:

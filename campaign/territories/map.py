@@ -56,23 +56,18 @@ class Box(msgspec.Struct, frozen=True):
     height: int
 
 
-class Frame(msgspec.Struct, frozen=True):
+class Inset(Box, frozen=True):
+    """A framed part of the map (an overseas région, the zoom on Paris): its box, name, scale."""
+
+    name: str
+    km_per_unit: float
+
+
+class Frame(Inset, frozen=True):
     code: str
-    name: str
-    x: int
-    y: int
-    width: int
-    height: int
-    km_per_unit: float
 
 
-class Zoom(msgspec.Struct, frozen=True):
-    name: str
-    x: int
-    y: int
-    width: int
-    height: int
-    km_per_unit: float
+class Zoom(Inset, frozen=True):
     area: tuple[int, int, int, int]
     """Where the zoomed area lies on the national map: x, y, width, height."""
     departement: dict[str, str]
