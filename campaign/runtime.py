@@ -75,7 +75,7 @@ class Runtime:
         self.history = HistoryCache(self.pool, self.index)
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
-        self.publication = Publication(self.pool, self.counts, self.index)
+        self.publication = Publication(self.pool, self.counts, self.index, self.clock)
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:

@@ -10,7 +10,13 @@ environment variable and no HTTP route to move it: only code in the same process
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
+
+
+def loop_time() -> float:
+    """The running event loop's monotonic clock, in seconds (for in-memory caches' ages)."""
+    return asyncio.get_running_loop().time()
 
 
 class Clock:

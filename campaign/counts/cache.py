@@ -18,11 +18,13 @@ import msgspec
 from msgspec import Meta
 
 from campaign.core.db import Q
+from campaign.counts.refresh import Version
 from campaign.register import officials
 from campaign.territories.index import TerritoryIndex
 
 LEVELS = ("region", "departement", "commune")
 Key = tuple[str, str]  # (level, code)
+Stored = tuple[int, int, int]  # a stored counter: confirmed, verified, verified maires
 # Rolled up besides the confirmed count: verified signatures, communes whose maire signed (a
 # verified signature with the mandate maire), communes with at least one confirmed signature.
 METRICS = ("verified", "maires_signed", "communes_signed")
@@ -128,7 +130,7 @@ class CampaignCounts:
     """One campaign's counts: the stored counters and their roll-up."""
 
     def __init__(self) -> None:
-        self.stored: dict[Key, tuple[int, int, int]] = {}  # confirmed, verified, maires
+        self.stored: dict[Key, Stored] = {}
         self.rolled: dict[str, dict[str, int]] = {level: defaultdict(int) for level in LEVELS}
         self.metrics: dict[str, dict[str, dict[str, int]]] = {
             metric: {level: defaultdict(int) for level in LEVELS} for metric in METRICS
@@ -137,21 +139,14 @@ class CampaignCounts:
         self.totals: dict[str, int] = dict.fromkeys(METRICS, 0)
         self._bodies: dict[str, tuple[bytes, str]] = {}
 
-    def set(
-        self,
-        index: TerritoryIndex,
-        level: str,
-        code: str,
-        value: int,
-        verified: int = 0,
-        maires: int = 0,
-    ) -> list[Key]:
+    def set(self, index: TerritoryIndex, key: Key, new: Stored) -> list[Key]:
         """Set a stored counter; returns the territories whose rolled-up counts changed."""
-        old = self.stored.get((level, code), (0, 0, 0))
-        new = (value, verified, maires)
+        old = self.stored.get(key, (0, 0, 0))
         if new == old:
             return []
-        self.stored[(level, code)] = new
+        self.stored[key] = new
+        level, code = key
+        value, verified, maires = new
         commune = level == "commune"
         deltas = {
             "verified": verified - old[1],
@@ -163,13 +158,13 @@ class CampaignCounts:
         for metric, d in deltas.items():
             self.totals[metric] += d
         territory = index.get(level, code)
-        changed: list[Key] = [(level, code)]
+        changed: list[Key] = [key]
         if territory is not None:
             changed += index.ancestors(territory)
-        for key in changed:
-            self.rolled[key[0]][key[1]] += delta
+        for at_level, at_code in changed:
+            self.rolled[at_level][at_code] += delta
             for metric, d in deltas.items():
-                self.metrics[metric][key[0]][key[1]] += d
+                self.metrics[metric][at_level][at_code] += d
         self._bodies.clear()
         return changed
 
@@ -257,7 +252,11 @@ class CountsCache:
         verified: int = 0,
         maires: int = 0,
     ) -> list[Key]:
-        return self.campaign(campaign_id).set(self.index, level, code, value, verified, maires)
+        return self.campaign(campaign_id).set(self.index, (level, code), (value, verified, maires))
+
+    def version(self, campaign_id: int) -> Version:
+        counts = self.campaign(campaign_id)
+        return counts.total, counts.totals["verified"]
 
     def all_campaigns(self) -> list[int]:
         return list(self._campaigns)
@@ -297,5 +296,5 @@ class CountsCache:
             )
         for campaign_id, counts in self._campaigns.items():  # counters that vanished
             for key in [k for k in counts.stored if k not in seen[campaign_id]]:
-                changed[campaign_id] += counts.set(self.index, *key, 0)
+                changed[campaign_id] += counts.set(self.index, key, (0, 0, 0))
         return {cid: keys for cid, keys in changed.items() if keys}

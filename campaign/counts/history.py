@@ -24,6 +24,7 @@ import io
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -31,7 +32,7 @@ import msgspec
 from markupsafe import Markup, escape
 
 from campaign.core.bodies import etag_of, gzipped
-from campaign.core.clock import Clock
+from campaign.core.clock import Clock, loop_time
 from campaign.core.db import DB_ERRORS, Q
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign
@@ -56,23 +57,17 @@ async def record_hour(conn: asyncpg.Connection, hour: datetime) -> int:
     return int(row["campaigns"])
 
 
+@dataclass(eq=False)
 class HistoryRecorder:
     """The periodic task: tries each new hour once, soon after it starts (a few seconds of
     random delay spread the processes), and again a minute later if the database was away."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        clock: Clock,
-        *,
-        check_every: float = 60.0,
-        jitter: float = 10.0,
-    ) -> None:
-        self.pool = pool
-        self.clock = clock
-        self.check_every = check_every
-        self.jitter = jitter
-        self.last_hour: datetime | None = None
+    pool: asyncpg.Pool
+    clock: Clock
+    _: KW_ONLY
+    check_every: float = 60.0
+    jitter: float = 10.0
+    last_hour: datetime | None = field(default=None, init=False)
 
     async def record_now(self) -> int:
         hour = hour_of(self.clock.now())
@@ -196,21 +191,17 @@ async def read_history(
     return History(campaign, index, points)
 
 
+@dataclass(eq=False)
 class HistoryCache:
     """Each campaign's history as this process last read it (at most a minute old)."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        index: TerritoryIndex,
-        *,
-        max_age: float = 60.0,
-        monotonic: Callable[[], float] | None = None,
-    ) -> None:
-        self.pool = pool
-        self.index = index
-        self.max_age = max_age
-        self._monotonic = monotonic or (lambda: asyncio.get_running_loop().time())
+    pool: asyncpg.Pool
+    index: TerritoryIndex
+    _: KW_ONLY
+    max_age: float = 60.0
+    monotonic: Callable[[], float] = loop_time
+
+    def __post_init__(self) -> None:
         self._entries: dict[int, tuple[float, History]] = {}
         self._lock = asyncio.Lock()
 
@@ -220,11 +211,11 @@ class HistoryCache:
     async def get(self, campaign: Campaign) -> History:
         """Raises the database's error when there is no history in memory to fall back on."""
         entry = self._entries.get(campaign.id)
-        if entry and self._monotonic() - entry[0] < self.max_age:
+        if entry and self.monotonic() - entry[0] < self.max_age:
             return entry[1]
         async with self._lock:
             entry = self._entries.get(campaign.id)
-            if entry and self._monotonic() - entry[0] < self.max_age:
+            if entry and self.monotonic() - entry[0] < self.max_age:
                 return entry[1]
             try:
                 async with self.pool.acquire(timeout=2) as conn:
@@ -233,9 +224,9 @@ class HistoryCache:
                 if entry is None:
                     raise
                 log.warning("history not refreshed: %s", type(exc).__name__)
-                self._entries[campaign.id] = (self._monotonic(), entry[1])
+                self._entries[campaign.id] = (self.monotonic(), entry[1])
                 return entry[1]
-            self._entries[campaign.id] = (self._monotonic(), history)
+            self._entries[campaign.id] = (self.monotonic(), history)
             return history
 
 

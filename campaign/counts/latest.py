@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime
 
 import asyncpg
 
+from campaign.core.clock import loop_time
 from campaign.core.db import DB_ERRORS, Q, convert_all
 from campaign.counts.cache import CountsCache
+from campaign.counts.refresh import UNREAD, Refresh, Version
 from campaign.letter.campaigns import Campaign
 from campaign.signing.signatures import Signatory
 
@@ -48,57 +51,41 @@ def seconds_until_names(campaign: Campaign, now: datetime) -> int | None:
     return max(1, int((campaign.launch_at - now).total_seconds()))
 
 
+@dataclass(slots=True)
 class _Entry:
-    __slots__ = ("at", "items", "version")
-
-    def __init__(self, version: tuple[int, int], at: float, items: list[Signatory]) -> None:
-        self.version = version
-        self.at = at
-        self.items = items
+    version: Version
+    at: float
+    items: list[Signatory]
 
 
+@dataclass(eq=False)
 class LatestSignatories:
     """The newest public signatories of each campaign, as this process last read them."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        counts: CountsCache,
-        *,
-        size: int = LATEST_SIZE,
-        min_interval: float = 1.0,
-        max_age: float = 30.0,
-        monotonic: Callable[[], float] | None = None,
-    ) -> None:
-        self.pool = pool
-        self.counts = counts
-        self.size = size
-        self.min_interval = min_interval
-        self.max_age = max_age
-        self._monotonic = monotonic or (lambda: asyncio.get_running_loop().time())
+    pool: asyncpg.Pool
+    counts: CountsCache
+    _: KW_ONLY
+    size: int = LATEST_SIZE
+    refresh: Refresh = field(default_factory=Refresh)
+    monotonic: Callable[[], float] = loop_time
+
+    def __post_init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self.reads = 0
         """Queries made so far (to watch the cache work)."""
 
-    def _version(self, campaign_id: int) -> tuple[int, int]:
-        counts = self.counts.campaign(campaign_id)
-        return counts.total, counts.totals["verified"]
-
     def _fresh(
         self, entry: _Entry | None, version: tuple[int, int], now: float, wait: bool
     ) -> bool:
-        if entry is None:
-            return False
-        age = now - entry.at
-        if entry.version == version:
-            return age < self.max_age
-        return not wait and age < self.min_interval
+        return entry is not None and self.refresh.fresh(
+            entry.version, now - entry.at, version, wait=wait
+        )
 
     async def get(self, campaign_id: int, *, wait: bool = False) -> list[Signatory]:
         """The newest public signatories. `wait`: when the counts moved since the last read,
         read again even if that means waiting for the end of the read interval (≤ 1 s)."""
-        version, now = self._version(campaign_id), self._monotonic()
+        version, now = self.counts.version(campaign_id), self.monotonic()
         entry = self._entries.get(campaign_id)
         if self._fresh(entry, version, now, wait):
             assert entry is not None
@@ -106,13 +93,13 @@ class LatestSignatories:
         lock = self._locks.setdefault(campaign_id, asyncio.Lock())
         async with lock:  # one reader per campaign; the others get its result
             entry = self._entries.get(campaign_id)
-            version, now = self._version(campaign_id), self._monotonic()
+            version, now = self.counts.version(campaign_id), self.monotonic()
             if self._fresh(entry, version, now, wait):
                 assert entry is not None
                 return entry.items
-            if entry is not None and now - entry.at < self.min_interval:
-                await asyncio.sleep(self.min_interval - (now - entry.at))
-                version = self._version(campaign_id)
+            if entry is not None and now - entry.at < self.refresh.min_interval:
+                await asyncio.sleep(self.refresh.min_interval - (now - entry.at))
+                version = self.counts.version(campaign_id)
             self.reads += 1
             try:
                 async with self.pool.acquire(timeout=2) as conn:
@@ -121,9 +108,9 @@ class LatestSignatories:
                 log.warning("newest signatories not refreshed: %s", type(exc).__name__)
                 stale = entry.items if entry else []
                 # Try again in a second, not on every request meanwhile.
-                self._entries[campaign_id] = _Entry((-1, -1), self._monotonic(), stale)
+                self._entries[campaign_id] = _Entry(UNREAD, self.monotonic(), stale)
                 return stale
             items = convert_all(rows, Signatory)
             # The version read before the query: a change during it makes the next one read.
-            self._entries[campaign_id] = _Entry(version, self._monotonic(), items)
+            self._entries[campaign_id] = _Entry(version, self.monotonic(), items)
             return items

@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from dataclasses import KW_ONLY, dataclass
 
 import asyncpg
 import msgspec
@@ -57,23 +58,17 @@ def counts_frame(data: bytes) -> bytes:
     return b"event: counts\r\ndata: " + data + b"\r\n\r\n"
 
 
+@dataclass(eq=False)
 class Broadcaster:
-    def __init__(
-        self,
-        dsn: str,
-        counts: CountsCache,
-        campaigns: CampaignRegistry,
-        *,
-        interval: float = 0.25,
-        queue_size: int = 64,
-        keepalive: float = 15.0,
-    ) -> None:
-        self.dsn = dsn
-        self.counts = counts
-        self.campaigns = campaigns
-        self.interval = interval
-        self.queue_size = queue_size
-        self.keepalive = keepalive
+    dsn: str
+    counts: CountsCache
+    campaigns: CampaignRegistry
+    _: KW_ONLY
+    interval: float = 0.25
+    queue_size: int = 64
+    keepalive: float = 15.0
+
+    def __post_init__(self) -> None:
         self.connected = asyncio.Event()
         self._pending: dict[int, set[Key]] = defaultdict(set)
         self._wake = asyncio.Event()

@@ -23,8 +23,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -33,9 +32,11 @@ import msgspec
 from markupsafe import Markup
 
 from campaign.core.bodies import etag_of, gzipped
+from campaign.core.clock import Clock
 from campaign.core.db import DB_ERRORS, Q, convert_all
 from campaign.core.frenchdates import long_date
 from campaign.counts.cache import CountsBody, CountsCache
+from campaign.counts.refresh import UNREAD, Refresh, Version
 from campaign.letter.campaigns import Campaign
 from campaign.publication import files
 from campaign.publication.listing import ListedSignatory, Listing, RegionGroup, group
@@ -77,31 +78,25 @@ def render_listing(groups: list[RegionGroup], count: int) -> Markup:
 @dataclass
 class _State:
     listing: Listing | None = None
-    listing_version: tuple[int, int] = (-1, -1)
+    listing_version: Version = UNREAD
     listing_at: float = 0.0
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
 
+@dataclass(eq=False)
 class Publication:
     """One process's published lists and files, per campaign."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        counts: CountsCache,
-        index: TerritoryIndex,
-        *,
-        min_interval: float = 1.0,
-        max_age: float = 30.0,
-        pdf_interval: float = 30.0,
-    ) -> None:
-        self.pool = pool
-        self.counts = counts
-        self.index = index
-        self.min_interval = min_interval
-        self.max_age = max_age
-        self.pdf_interval = pdf_interval
+    pool: asyncpg.Pool
+    counts: CountsCache
+    index: TerritoryIndex
+    clock: Clock
+    _: KW_ONLY
+    refresh: Refresh = field(default_factory=Refresh)
+    pdf_interval: float = 30.0
+
+    def __post_init__(self) -> None:
         self._states: dict[int, _State] = {}
         self.builds: dict[str, int] = {}
         """How many times each file was built (to watch the cache work)."""
@@ -112,17 +107,10 @@ class Publication:
     def _lock(self, state: _State, name: str) -> asyncio.Lock:
         return state.locks.setdefault(name, asyncio.Lock())
 
-    def _version(self, campaign_id: int) -> tuple[int, int]:
-        counts = self.counts.campaign(campaign_id)
-        return counts.total, counts.totals["verified"]
-
     def _fresh(self, state: _State, campaign_id: int) -> bool:
-        if state.listing is None:
-            return False
         age = time.monotonic() - state.listing_at
-        if state.listing_version == self._version(campaign_id):
-            return age < self.max_age
-        return age < self.min_interval
+        version = self.counts.version(campaign_id)
+        return state.listing is not None and self.refresh.fresh(state.listing_version, age, version)
 
     async def listing(self, campaign: Campaign) -> Listing:
         """The listed signatories, grouped, with their HTML."""
@@ -134,7 +122,7 @@ class Publication:
             if self._fresh(state, campaign.id):
                 assert state.listing is not None
                 return state.listing
-            version = self._version(campaign.id)
+            version = self.counts.version(campaign.id)
             try:
                 async with self.pool.acquire() as conn:
                     records = await conn.fetch(Q["published_signatories"], campaign.id)
@@ -143,7 +131,7 @@ class Publication:
                     raise
                 # The last list read, while the database is away; tried again a second later.
                 log.warning("published list not refreshed: %s", type(exc).__name__)
-                state.listing_version, state.listing_at = (-1, -1), time.monotonic()
+                state.listing_version, state.listing_at = UNREAD, time.monotonic()
                 return state.listing
             rows = convert_all(records, ListedSignatory)
             digest = hashlib.blake2b(
@@ -244,11 +232,12 @@ class Publication:
 
         return await self._artifact(campaign, "csv", key, build, gzip=True)
 
-    async def counts_json(self, campaign: Campaign, now: datetime) -> Artifact:
+    async def counts_json(self, campaign: Campaign) -> Artifact:
         _, key = self._levels(campaign.id)
 
         async def build() -> bytes:
             levels = self._levels(campaign.id)[0]
+            now = self.clock.now()
             return files.counts_json(campaign.slug, campaign.title, campaign.launch_at, now, levels)
 
         return await self._artifact(campaign, "json", key, build, gzip=True)

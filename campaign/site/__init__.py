@@ -24,6 +24,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         relay_pages.ReachPages,
         public_pages.PublicPages,
         publication_pages.PublicationPages,
+        *publication_pages.DOWNLOADS,
     ]
     if dev_mailbox:
         found.append(devmail.DevMailController)

@@ -5,10 +5,12 @@ PNG). Before the launch every route here answers 404 (the embargo on names still
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from markupsafe import Markup
 
@@ -16,7 +18,7 @@ from campaign.core.db import DB_ERRORS
 from campaign.core.frenchdates import long_date
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign
-from campaign.publication.letter import Artifact
+from campaign.publication.letter import Artifact, Publication
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.web.httpcache import cached_response
 
@@ -106,45 +108,31 @@ class PublicationPages(Controller):
             headers={"Cache-Control": "no-cache"},
         )
 
-    @get("/lettre-et-signataires.pdf")
-    async def pdf(
-        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
-    ) -> Response[bytes]:
-        """The letter and its listed signatories (built once per change, see publication.py)."""
-        campaign = _published_or_404(runtime, slug)
-        artifact = await runtime.publication.pdf(campaign)
-        return _file(request, artifact, "application/pdf", f"{campaign.slug}.pdf")
 
-    @get("/signatures-par-territoire.csv")
-    async def counts_csv(
-        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
-    ) -> Response[bytes]:
-        campaign = _published_or_404(runtime, slug)
-        artifact = await runtime.publication.counts_csv(campaign)
-        name = f"{campaign.slug}-signatures-par-territoire.csv"
-        return _file(request, artifact, "text/csv", name)  # Litestar adds the charset
+Build = Callable[[Publication, Campaign], Awaitable[Artifact]]
 
-    @get("/signatures-par-territoire.json")
-    async def counts_json(
-        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
-    ) -> Response[bytes]:
-        campaign = _published_or_404(runtime, slug)
-        artifact = await runtime.publication.counts_json(campaign, runtime.clock.now())
-        name = f"{campaign.slug}-signatures-par-territoire.json"
-        return _file(request, artifact, "application/json", name)
 
-    @get("/carte.svg")
-    async def map_svg(
-        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
-    ) -> Response[bytes]:
-        campaign = _published_or_404(runtime, slug)
-        artifact = await runtime.publication.map_svg(campaign)
-        return _file(request, artifact, "image/svg+xml", f"{campaign.slug}-carte.svg")
+def _route(
+    path: str, media_type: str, build: Build, saved_as: str = "{slug}-{path}"
+) -> HTTPRouteHandler:
+    """The route of one published file (`saved_as`: the name a browser saves it under)."""
 
-    @get("/carte.png")
-    async def map_png(
-        self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
+    async def download(
+        runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         campaign = _published_or_404(runtime, slug)
-        artifact = await runtime.publication.map_png(campaign)
-        return _file(request, artifact, "image/png", f"{campaign.slug}-carte.png")
+        artifact = await build(runtime.publication, campaign)
+        return _file(request, artifact, media_type, saved_as.format(slug=campaign.slug, path=path))
+
+    return get(f"{PREFIX}/{{slug:str}}/{path}", include_in_schema=False)(download)
+
+
+# Each built once per change and kept in memory (campaign/publication/letter.py); Litestar adds
+# the charset of the CSV.
+DOWNLOADS = [
+    _route("lettre-et-signataires.pdf", "application/pdf", Publication.pdf, saved_as="{slug}.pdf"),
+    _route("signatures-par-territoire.csv", "text/csv", Publication.counts_csv),
+    _route("signatures-par-territoire.json", "application/json", Publication.counts_json),
+    _route("carte.svg", "image/svg+xml", Publication.map_svg),
+    _route("carte.png", "image/png", Publication.map_png),
+]
