@@ -11,16 +11,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath
 
-from campaign.api.v1 import SignatoryItem, campaign_or_404, signatory_item
+from campaign.api.v1 import SignatoryItem, cached_answers, campaign_or_404, signatory_item
 from campaign.counts.history import HistoryBody
 from campaign.counts.latest import seconds_until_names
 from campaign.runtime import RuntimeDep
 from campaign.web.httpcache import cached_response
-
-_NOT_MODIFIED = ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné.")
 
 
 class LatestSignatories(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,15 +39,11 @@ class PublicApi(Controller):
     @get(
         "/signatories/latest",
         operation_id="latestSignatories",
-        responses={
-            200: ResponseSpec(
-                data_container=LatestSignatories,
-                media_type="application/json",
-                description="Les derniers signataires publics, du plus récent au plus ancien "
-                "(servi depuis la mémoire ; ETag ; Cache-Control public, 2 s).",
-            ),
-            304: _NOT_MODIFIED,
-        },
+        responses=cached_answers(
+            LatestSignatories,
+            "Les derniers signataires publics, du plus récent au plus ancien "
+            "(servi depuis la mémoire ; ETag ; Cache-Control public, 2 s).",
+        ),
     )
     async def latest(
         self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
@@ -73,15 +66,11 @@ class PublicApi(Controller):
     @get(
         "/history.json",
         operation_id="historyJson",
-        responses={
-            200: ResponseSpec(
-                data_container=HistoryBody,
-                media_type="application/json",
-                description="Un relevé par heure : total, vérifiées, signatures par région "
-                "(une région absente : zéro). Heures en UTC. ETag ; Cache-Control public, 5 min.",
-            ),
-            304: _NOT_MODIFIED,
-        },
+        responses=cached_answers(
+            HistoryBody,
+            "Un relevé par heure : total, vérifiées, signatures par région "
+            "(une région absente : zéro). Heures en UTC. ETag ; Cache-Control public, 5 min.",
+        ),
     )
     async def history_json(
         self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
@@ -96,16 +85,13 @@ class PublicApi(Controller):
     @get(
         "/history.csv",
         operation_id="historyCsv",
-        responses={
-            200: ResponseSpec(
-                data_container=str,
-                media_type="text/csv",
-                description="Un relevé par ligne : heure (Paris, ISO 8601), moment du relevé, "
-                "total, vérifiées, puis une colonne par région (dans l’ordre des codes INSEE). "
-                "UTF-8, virgule. ETag ; Cache-Control public, 5 min.",
-            ),
-            304: _NOT_MODIFIED,
-        },
+        responses=cached_answers(
+            str,
+            "Un relevé par ligne : heure (Paris, ISO 8601), moment du relevé, "
+            "total, vérifiées, puis une colonne par région (dans l’ordre des codes INSEE). "
+            "UTF-8, virgule. ETag ; Cache-Control public, 5 min.",
+            media_type="text/csv",
+        ),
     )
     async def history_csv(
         self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]

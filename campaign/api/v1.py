@@ -20,7 +20,7 @@ from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
 from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
-from campaign.letter.campaigns import Campaign
+from campaign.letter.campaigns import Campaign, PublicCampaign
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
@@ -32,14 +32,7 @@ REGION_CODE = r"^[0-9]{2}$"
 DEPARTEMENT_CODE = r"^([0-9]{2,3}|2[AB])$"
 
 
-class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):
-    slug: str
-    title: str
-    addressees: str
-    summary: str
-    launch_at: datetime
-    goal: int
-    status: str
+class CampaignInfo(PublicCampaign, frozen=True, kw_only=True):
     letter_version: int
     total: int
     names_hidden: bool = False
@@ -102,6 +95,19 @@ class TerritoryItem(msgspec.Struct, frozen=True, kw_only=True):
     postal_codes: list[str]
 
 
+NOT_MODIFIED = ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné.")
+
+
+def cached_answers(
+    data: Any, description: str, media_type: str = "application/json"
+) -> dict[int, ResponseSpec]:
+    """The answers of a GET that carries an ETag, for the OpenAPI document: 200 and 304."""
+    return {
+        200: ResponseSpec(data_container=data, media_type=media_type, description=description),
+        304: NOT_MODIFIED,
+    }
+
+
 def campaign_or_404(runtime: Runtime, slug: str) -> Campaign:
     campaign = runtime.campaigns.get(slug)
     if campaign is None:
@@ -134,14 +140,9 @@ class CampaignApi(Controller):
     @get(
         "/",
         operation_id="getCampaign",
-        responses={
-            200: ResponseSpec(
-                data_container=CampaignInfo,
-                media_type="application/json",
-                description="La campagne (ETag ; Cache-Control public, quelques secondes).",
-            ),
-            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
-        },
+        responses=cached_answers(
+            CampaignInfo, "La campagne (ETag ; Cache-Control public, quelques secondes)."
+        ),
     )
     async def campaign(
         self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
@@ -149,15 +150,10 @@ class CampaignApi(Controller):
         """The campaign, its launch date, its goal and its total of confirmed signatures."""
         c = campaign_or_404(runtime, slug)
         now = runtime.clock.now()
+        public = {name: getattr(c, name) for name in PublicCampaign.__struct_fields__}
         body = _encoder.encode(
             CampaignInfo(
-                slug=c.slug,
-                title=c.title,
-                addressees=c.addressees,
-                summary=c.summary,
-                launch_at=c.launch_at,
-                goal=c.goal,
-                status=c.status,
+                **public,
                 letter_version=c.current_version,
                 total=runtime.counts.campaign(c.id).total,
                 names_hidden=names_hidden(c, now),
@@ -172,15 +168,11 @@ class CampaignApi(Controller):
         "/counts",
         operation_id="getCounts",
         cache=False,
-        responses={
-            200: ResponseSpec(
-                data_container=CountsBody,
-                media_type="application/json",
-                description="Signatures par territoire, vérifiées, élus du répertoire et part des "
-                "maires signataires (servi depuis la mémoire ; ETag).",
-            ),
-            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
-        },
+        responses=cached_answers(
+            CountsBody,
+            "Signatures par territoire, vérifiées, élus du répertoire et part des "
+            "maires signataires (servi depuis la mémoire ; ETag).",
+        ),
     )
     async def counts(
         self,
@@ -239,15 +231,11 @@ class CampaignApi(Controller):
     @get(
         "/signatories",
         operation_id="listSignatories",
-        responses={
-            200: ResponseSpec(
-                data_container=SignatoryPage,
-                media_type="application/json",
-                description="Signataires publics, les mis en avant d’abord, puis les plus récents "
-                "(ETag ; Cache-Control public, quelques secondes). Sous embargo : aucun nom.",
-            ),
-            304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
-        },
+        responses=cached_answers(
+            SignatoryPage,
+            "Signataires publics, les mis en avant d’abord, puis les plus récents "
+            "(ETag ; Cache-Control public, quelques secondes). Sous embargo : aucun nom.",
+        ),
     )
     async def signatories(
         self,
@@ -305,14 +293,9 @@ async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[byt
     "/api/v1/territories",
     operation_id="searchTerritories",
     tags=["territoires"],
-    responses={
-        200: ResponseSpec(
-            data_container=list[TerritoryItem],
-            media_type="application/json",
-            description="Territoires trouvés (ETag ; Cache-Control public, une heure).",
-        ),
-        304: ResponseSpec(data_container=None, description="Inchangé depuis l’ETag donné."),
-    },
+    responses=cached_answers(
+        list[TerritoryItem], "Territoires trouvés (ETag ; Cache-Control public, une heure)."
+    ),
 )
 async def search_territories(
     runtime: RuntimeDep,

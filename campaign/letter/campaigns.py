@@ -36,8 +36,8 @@ class CampaignDefinition(msgspec.Struct, frozen=True, kw_only=True):
     body: str
 
 
-class Campaign(msgspec.Struct, frozen=True, kw_only=True, dict=True):
-    id: int
+# What anyone may know of a campaign (the JSON API shows these fields as they are).
+class PublicCampaign(msgspec.Struct, frozen=True, kw_only=True):
     slug: str
     title: str
     addressees: str
@@ -45,6 +45,10 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     launch_at: datetime
     goal: int
     status: str
+
+
+class Campaign(PublicCampaign, frozen=True, kw_only=True, dict=True):
+    id: int
     embargo: bool
     current_version: int
     body: str
