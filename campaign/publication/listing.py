@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-import msgspec
 from markupsafe import Markup
 
+from campaign.signing.signatures import Signatory
 from campaign.territories.index import Territory, TerritoryIndex, normalize
 
 
-class ListedSignatory(msgspec.Struct, frozen=True, kw_only=True):
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
-    confirmed_at: datetime
-    featured: bool
-    verified: bool
+class ListedSignatory(Signatory, frozen=True, kw_only=True):
+    """A signatory with the région and département of their territory (None: a mandate above)."""
+
     region: str | None
     departement: str | None
 

@@ -22,6 +22,7 @@ from campaign.core.db import Q, convert_all
 from campaign.core.settings import Settings
 from campaign.reach.invitation_csv import Invitee
 from campaign.territories.index import TerritoryIndex
+from campaign.territories.mandates import MandateHolder
 
 STATUS_LABELS: Final = {
     "new": "Pas encore invité·e",
@@ -98,14 +99,9 @@ async def add_invitees(
     return ImportResult(added=added, already=len(rows) - added)
 
 
-class Prefill(msgspec.Struct, frozen=True, kw_only=True):
+class Prefill(MandateHolder, frozen=True, kw_only=True):
     """What an invitation's link puts in the form."""
 
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
     code: str
 
 

@@ -34,6 +34,7 @@ RATE_MAX: Final = 1000.0
 DEFAULT_RATE: Final = 5.0
 SUBJECT_MAX: Final = 200
 BODY_MAX: Final = 50_000
+INVITATION_TEXT: Final = ("Invitation à signer la lettre", "")  # the email has its own text
 
 
 class MailingError(ValueError):
@@ -111,32 +112,34 @@ def parse_rate(raw: str, errors: dict[str, str], field: str = "rate") -> float |
     return rate
 
 
-def _filter_json(params: dict[str, str]) -> str:
-    return json.dumps(params, ensure_ascii=False, sort_keys=True)
+async def _insert(
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    who: Actor,
+    kind: str,
+    text: tuple[str, str],
+    params: dict[str, str],
+    rate: float,
+    audited: dict[str, Any],
+) -> int:
+    """A new mailing: its `text` (subject, body), its filter `params` (stored as JSON)."""
+    subject, body = text
+    filter_json = json.dumps(params, ensure_ascii=False, sort_keys=True)
+    async with conn.transaction():
+        mailing_id: int = await conn.fetchval(
+            Q["mailing_insert"], campaign_id, kind, subject, body, filter_json, rate, who.email
+        )
+        await record(
+            conn, who, "mailing.create", target_type="mailing", target_id=mailing_id, after=audited
+        )
+    return mailing_id
 
 
 async def create(conn: asyncpg.Connection, campaign_id: int, draft: Draft, who: Actor) -> int:
-    async with conn.transaction():
-        params = {k: v for k, v in draft.filter.params().items() if k != "statut"}
-        mailing_id: int = await conn.fetchval(
-            Q["mailing_insert"],
-            campaign_id,
-            "signatories",
-            draft.subject,
-            draft.body,
-            _filter_json(params),
-            draft.rate,
-            who.email,
-        )
-        await record(
-            conn,
-            who,
-            "mailing.create",
-            target_type="mailing",
-            target_id=mailing_id,
-            after={"objet": draft.subject, "filtre": params, "débit": draft.rate},
-        )
-    return mailing_id
+    params = {k: v for k, v in draft.filter.params().items() if k != "statut"}
+    audited = {"objet": draft.subject, "filtre": params, "débit": draft.rate}
+    text = (draft.subject, draft.body)
+    return await _insert(conn, campaign_id, who, "signatories", text, params, draft.rate, audited)
 
 
 async def create_invitations(
@@ -152,26 +155,11 @@ async def create_invitations(
     params = {
         k: v for k, v in {"departement": departement, "relais": relay_id}.items() if v is not None
     }
-    async with conn.transaction():
-        mailing_id: int = await conn.fetchval(
-            Q["mailing_insert"],
-            campaign_id,
-            "invitations",
-            "Invitation à signer la lettre",
-            "",
-            _filter_json({k: str(v) for k, v in params.items()}),
-            rate,
-            who.email,
-        )
-        await record(
-            conn,
-            who,
-            "mailing.create",
-            target_type="mailing",
-            target_id=mailing_id,
-            after={"invitations": True, "filtre": params, "débit": rate},
-        )
-    return mailing_id
+    audited = {"invitations": True, "filtre": params, "débit": rate}
+    as_text = {k: str(v) for k, v in params.items()}
+    return await _insert(
+        conn, campaign_id, who, "invitations", INVITATION_TEXT, as_text, rate, audited
+    )
 
 
 async def get(conn: asyncpg.Connection, mailing_id: int) -> Mailing | None:

@@ -23,6 +23,7 @@ from campaign.core.db import Q, convert, convert_all
 from campaign.core.settings import Settings
 from campaign.counts.cache import CountsCache
 from campaign.territories.index import Territory, TerritoryIndex
+from campaign.territories.mandates import MandateHolder
 
 CODE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 NAME_MAX: Final = 200
@@ -153,12 +154,7 @@ async def ranking(conn: asyncpg.Connection, campaign_id: int) -> list[Ranked]:
     return convert_all(await conn.fetch(Q["relay_ranking"], campaign_id), Ranked)
 
 
-class Brought(msgspec.Struct, frozen=True, kw_only=True):
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
+class Brought(MandateHolder, frozen=True, kw_only=True):
     public: bool
     status: str
     verified: bool

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Final, Literal, get_args
 
+import msgspec
+
 Level = Literal["region", "departement", "commune"]
 Mandate = Literal[
     "maire",
@@ -58,3 +60,13 @@ LEVEL_NONE: Final[dict[str, str]] = {
 
 def level_for(mandate: str) -> Level:
     return LEVELS[mandate]
+
+
+class MandateHolder(msgspec.Struct, frozen=True, kw_only=True):
+    """Someone by their mandate: names, mandate, and the territory it is held in."""
+
+    given_name: str
+    family_name: str
+    mandate: str
+    territory_level: str
+    territory_code: str
