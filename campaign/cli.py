@@ -126,9 +126,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from campaign.mail.message import MailRenderer, SmtpSender
-    from campaign.mail.outbox import MailWorker
-    from campaign.runtime import EMAILS_DIR
+    from campaign.mail.message import MailRenderer
+    from campaign.mail.smtp import SmtpSender
+    from campaign.mail.worker import MailWorker
+    from campaign.runtime import EMAILS_DIR, email_contexts
 
     if settings.smtp_url is None:
         raise SystemExit(
@@ -142,7 +143,12 @@ async def _run_worker(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         worker = MailWorker(
-            pool, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(settings.smtp_url)
+            pool,
+            dsn,
+            settings,
+            MailRenderer(EMAILS_DIR),
+            SmtpSender(settings.smtp_url),
+            contexts=email_contexts(),
         )
         from campaign.register.verification import VerificationWorker
 

@@ -23,11 +23,15 @@ from campaign.counts.latest import LatestSignatories
 from campaign.counts.live import Broadcaster
 from campaign.letter import campaigns as campaigns_mod
 from campaign.letter.campaigns import CampaignRegistry
-from campaign.mail.message import MailRenderer, SmtpSender
-from campaign.mail.outbox import MailWorker
+from campaign.mail.contexts import EmailContexts
+from campaign.mail.message import MailRenderer
 from campaign.mail.sink import MailSink
+from campaign.mail.smtp import SmtpSender
+from campaign.mail.worker import MailWorker
+from campaign.reach import emails as reach_emails
 from campaign.register import officials
 from campaign.register.verification import VerificationWorker
+from campaign.signing import emails as signing_emails
 from campaign.signing import purge
 from campaign.signing.batch import SigningBatcher
 from campaign.signing.confirm_batch import ConfirmBatcher
@@ -70,6 +74,15 @@ class Runtime:
         self.history = HistoryCache(self.pool, self.index)
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
+
+
+def email_contexts() -> EmailContexts:
+    """Each email kind's context builder, from the feature the email belongs to; one registry per
+    mail worker (it holds the mailings' rendered messages)."""
+    contexts = EmailContexts()
+    signing_emails.register(contexts)
+    reach_emails.ReachEmails().register(contexts)
+    return contexts
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -148,7 +161,12 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
             runtime.mail_sink = MailSink()
             smtp_url = runtime.mail_sink.start()
         worker = MailWorker(
-            runtime.writes, runtime.dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url)
+            runtime.writes,
+            runtime.dsn,
+            settings,
+            MailRenderer(EMAILS_DIR),
+            SmtpSender(smtp_url),
+            contexts=email_contexts(),
         )
         runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
         # Signatures are checked against the register after confirmation, never in a request.

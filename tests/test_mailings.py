@@ -24,10 +24,12 @@ from campaign.core.audit import CLI_ACTOR
 from campaign.core.db import create_pool
 from campaign.core.settings import PROJECT_ROOT, load_settings
 from campaign.letter.campaigns import seed_campaigns
-from campaign.mail.message import MailRenderer, SmtpSender
-from campaign.mail.outbox import MailWorker
+from campaign.mail.message import MailRenderer
+from campaign.mail.smtp import SmtpSender
+from campaign.mail.worker import MailWorker
 from campaign.moderation.filters import SignatoryFilter
 from campaign.reach import mailings
+from campaign.runtime import email_contexts
 from tests.admin_helpers import campaign_row, make_signature
 from tests.conftest import Mailbox, migrated_database
 
@@ -154,6 +156,7 @@ async def workers(url: str, mailbox: Mailbox, n: int) -> AsyncIterator[asyncio.E
                 settings,
                 MailRenderer(),
                 SmtpSender(settings.smtp_url or ""),
+                contexts=email_contexts(),
                 listener_name=f"test-worker-{i}",
             ).run(stop)
         )
