@@ -29,6 +29,7 @@ from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.reach import emails as reach_emails
+from campaign.reach.mairies import TownHalls
 from campaign.register import officials
 from campaign.register.verification import VerificationWorker
 from campaign.signing import emails as signing_emails
@@ -60,6 +61,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
     """"Now" for everything public (embargo, countdown, history); tests move it."""
+    town_halls: TownHalls = field(default_factory=TownHalls)
+    """The town halls' addresses, read on first use (invitations by département)."""
     latest: LatestSignatories = field(init=False)
     """The newest public signatories, in memory."""
     history: HistoryCache = field(init=False)

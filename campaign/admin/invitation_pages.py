@@ -156,7 +156,7 @@ class InvitationsController(Controller):
         relay_id = await _relay(runtime, campaign.id, form.get("relais"))
         async with runtime.pool.acquire() as conn:
             invitees, missing = await mairies.invitees_for(
-                conn, runtime.index, "departement", departement
+                conn, runtime.index, runtime.town_halls, "departement", departement
             )
             result = await invitations.add_invitees(
                 conn,
