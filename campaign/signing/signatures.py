@@ -10,6 +10,7 @@ import enum
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -49,14 +50,10 @@ async def _queue_confirmation(
     )
 
 
-def _new_row(
-    settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
-) -> tuple[object, ...]:
-    """sign_new's parameters: the confirmation link and the withdrawal link are made here."""
+def _form(req: SigningRequest) -> tuple[object, ...]:
+    """What the form says, in the order `sign_new` and `refresh_pending_signature` take it."""
     t = req.territory
     return (
-        campaign.id,
-        req.email,
         req.given_name,
         req.family_name,
         req.mandate,
@@ -65,6 +62,17 @@ def _new_row(
         req.public,
         req.comment,
         req.ref,
+    )
+
+
+def _new_row(
+    settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
+) -> tuple[object, ...]:
+    """sign_new's parameters: the confirmation link and the withdrawal link are made here."""
+    return (
+        campaign.id,
+        req.email,
+        *_form(req),
         campaign.current_version,
         *tokens.issue(settings.secret_key),
         settings.token_ttl_days,
@@ -157,7 +165,6 @@ async def sign_existing(
 ) -> SignOutcome:
     """A signing whose address has signed the campaign already (or is new again): in one
     transaction, refresh a pending signature and send a new link, or tell a confirmed signer."""
-    t = req.territory
     async with conn.transaction():
         existing = await conn.fetchrow(Q["lock_signature_by_email"], campaign.id, req.email)
         if existing is None:  # deleted in between (a purge): the address is new again
@@ -178,14 +185,7 @@ async def sign_existing(
             await conn.execute(
                 Q["refresh_pending_signature"],
                 existing["id"],
-                req.given_name,
-                req.family_name,
-                req.mandate,
-                t.level,
-                t.code,
-                req.public,
-                req.comment,
-                req.ref,
+                *_form(req),
                 campaign.current_version,
                 CONSENT_VERSION,
                 list(flags.reasons),
@@ -223,8 +223,9 @@ async def resend_confirmation(
     return True
 
 
-class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
-    """What a confirmation link points at, shown on the page before the signer confirms."""
+class LinkedSignature(msgspec.Struct, frozen=True, kw_only=True):
+    """What a signer's link (confirmation, withdrawal) points at, shown on its page before the
+    signer acts."""
 
     signature_id: int
     campaign_id: int
@@ -235,16 +236,27 @@ class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
     territory_level: str
     territory_code: str
     public: bool
+
+
+L = TypeVar("L", bound=LinkedSignature)
+
+
+async def find_linked(conn: asyncpg.Connection, query: str, token: str, kind: type[L]) -> L | None:
+    """The signature behind a link (`query` finds it by the token's hash); None for a malformed
+    or unknown token. Changes nothing."""
+    if not tokens.looks_like_token(token):
+        return None
+    row = await conn.fetchrow(Q[query], tokens.token_hash(token))
+    return None if row is None else convert(row, kind)
+
+
+class Confirmation(LinkedSignature, frozen=True, kw_only=True):
     expires_at: datetime
     expired: bool
 
 
 async def find_confirmation(conn: asyncpg.Connection, token: str) -> Confirmation | None:
-    """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["find_confirmation"], tokens.token_hash(token))
-    return None if row is None else convert(row, Confirmation)
+    return await find_linked(conn, "find_confirmation", token, Confirmation)
 
 
 class ConfirmResult(enum.Enum):

@@ -13,11 +13,11 @@ import enum
 import logging
 
 import asyncpg
-import msgspec
 
 from campaign.core import tokens
-from campaign.core.db import Q, convert
+from campaign.core.db import Q
 from campaign.core.settings import Settings
+from campaign.signing.signatures import LinkedSignature, find_linked
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +45,12 @@ async def withdrawal_salt(
     return existing
 
 
-class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
-    """What a withdrawal link points at, shown before the signer confirms."""
-
-    signature_id: int
-    campaign_id: int
-    status: str
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
-    public: bool
+class Withdrawal(LinkedSignature, frozen=True, kw_only=True):
     erased: bool
 
 
 async def find(conn: asyncpg.Connection, token: str) -> Withdrawal | None:
-    """The signature behind a link; None for a malformed or unknown token. Changes nothing."""
-    if not tokens.looks_like_token(token):
-        return None
-    row = await conn.fetchrow(Q["find_withdrawal"], tokens.token_hash(token))
-    return None if row is None else convert(row, Withdrawal)
+    return await find_linked(conn, "find_withdrawal", token, Withdrawal)
 
 
 class WithdrawResult(enum.Enum):
