@@ -38,8 +38,8 @@ SALT = "decode(md5(:client_id::text || '-' || :r::text), 'hex')"
 CLIENT = "('10.' || (:r::bigint % 256)::text || '.' || (:r::bigint / 256 % 256)::text || '.1')"
 
 # Parameters of sign_new after the first 14, when the working tree's version has them
-# (consent wording version, suspect flag, reasons: campaign/abuse.py, campaign/consent.py;
-# withdrawal link's salt and hash: campaign/withdrawal.py).
+# (consent wording version, suspect flag, reasons: campaign/signing/abuse.py, campaign/letter/consent.py;
+# withdrawal link's salt and hash: campaign/signing/withdrawal.py).
 WITHDRAW_SALT = "decode(md5('w-' || :client_id::text || '-' || :r::text), 'hex')"
 OPTIONAL = {
     15: "1",
@@ -60,7 +60,7 @@ def _abuse_shards(campaign_id: int) -> str:
 
 
 def has_limits() -> bool:
-    """The signing also counts itself against the anti-abuse limits (campaign/abuse.py)."""
+    """The signing also counts itself against the anti-abuse limits (campaign/signing/abuse.py)."""
     return "abuse_assess" in Q
 
 

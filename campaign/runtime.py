@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from litestar.di import NamedDependency
 
 from campaign.core import db, migrations
+from campaign.core.bodies import LastBuilt
 from campaign.core.clock import Clock
 from campaign.core.settings import PROJECT_ROOT, Settings
 from campaign.counts.cache import CountsCache
@@ -28,6 +31,7 @@ from campaign.mail.message import MailRenderer
 from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
+from campaign.publication.letter import Publication
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
 from campaign.register import officials
@@ -71,12 +75,17 @@ class Runtime:
     """Signings written together, one commit per batch."""
     confirming: ConfirmBatcher = field(init=False)
     """Confirmations written together, one commit per batch."""
+    widgets: LastBuilt[tuple[bytes, str, bytes]] = field(default_factory=LastBuilt)
+    """The embeddable widget's bodies (HTML, ETag, gzip), per campaign and variant."""
+    publication: Publication = field(init=False)
+    """The published list and files, built once per change."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
         self.history = HistoryCache(self.pool, self.index)
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
+        self.publication = Publication(self.pool, self.counts, self.index)
 
 
 def email_contexts() -> EmailContexts:
@@ -163,24 +172,30 @@ async def _start_tasks(runtime: Runtime, run_worker: bool) -> None:
         if smtp_url is None:
             runtime.mail_sink = MailSink()
             smtp_url = runtime.mail_sink.start()
-        worker = MailWorker(
-            runtime.writes,
-            runtime.dsn,
-            settings,
-            MailRenderer(EMAILS_DIR),
-            SmtpSender(smtp_url),
-            contexts=email_contexts(),
-        )
-        runtime.tasks.append(asyncio.create_task(worker.run(runtime.stop)))
-        # Signatures are checked against the register after confirmation, never in a request.
-        verifier = VerificationWorker(runtime.pool, runtime.dsn)
-        runtime.tasks.append(asyncio.create_task(verifier.run(runtime.stop)))
-        # The privacy notice's delays (campaign/purge.py), once a day, wherever mail is sent.
-        runtime.tasks.append(
-            asyncio.create_task(purge.run_daily(runtime.pool, settings, runtime.stop))
-        )
+        for work in sending_workers(
+            settings, runtime.dsn, smtp_url, writes=runtime.writes, reads=runtime.pool
+        ):
+            runtime.tasks.append(asyncio.create_task(work(runtime.stop)))
     # Counts are served from memory: wait for their first load before taking requests.
     await asyncio.wait_for(runtime.broadcaster.connected.wait(), timeout=30)
+
+
+def sending_workers(
+    settings: Settings, dsn: str, smtp_url: str, *, writes: asyncpg.Pool, reads: asyncpg.Pool
+) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
+    """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
+    its stop event is set: the mail worker; the register's verification of confirmed signatures
+    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
+    mail = MailWorker(
+        writes,
+        dsn,
+        settings,
+        MailRenderer(EMAILS_DIR),
+        SmtpSender(smtp_url),
+        contexts=email_contexts(),
+    )
+    verifier = VerificationWorker(reads, dsn)
+    return [mail.run, verifier.run, functools.partial(purge.run_daily, reads, settings)]
 
 
 RuntimeDep = NamedDependency[Runtime]

@@ -15,7 +15,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 
 
 def _no_store(response: Response[Any]) -> Response[Any]:
-    from campaign.admin.auth import NO_STORE
+    from campaign.web.httpcache import NO_STORE
 
     for name, value in NO_STORE.items():
         response.headers.setdefault(name, value)

@@ -29,17 +29,12 @@ from campaign.organisers.accounts import normalise_email
 from campaign.organisers.roles import RANK, allows
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
+from campaign.web.httpcache import NO_STORE
 
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/admin/connexion"
 BAD_LOGIN = "Adresse ou mot de passe incorrect."
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-}
 
 
 def actor(user: SessionUser) -> Actor:

@@ -6,7 +6,6 @@ from typing import Any, Final
 
 from litestar.response import Template
 
-from campaign.admin.auth import NO_STORE
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign
 from campaign.organisers.roles import LABELS as ROLE_LABELS
@@ -14,8 +13,9 @@ from campaign.organisers.roles import allows
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime
 from campaign.signing.abuse import REASONS as SUSPECT_REASONS
-from campaign.site.pages import DEFAULT_SLUG
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
+from campaign.web.campaign import current_or_404
+from campaign.web.httpcache import NO_STORE
 
 # Shown after a redirect (`?fait=...`): the outcome of the action just done.
 DONE: Final = {
@@ -35,12 +35,7 @@ DONE: Final = {
 
 
 def current_campaign(runtime: Runtime) -> Campaign:
-    campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
-    if campaign is None:
-        from litestar.exceptions import NotFoundException
-
-        raise NotFoundException(detail="Aucune campagne.")
-    return campaign
+    return current_or_404(runtime.campaigns)
 
 
 def page(

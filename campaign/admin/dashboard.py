@@ -11,11 +11,11 @@ from litestar.response import Template
 from campaign.admin import charts
 from campaign.admin.auth import UserDep
 from campaign.admin.common import current_campaign, page
-from campaign.admin.verification_bridge import verified_share
 from campaign.core import alerts
 from campaign.core.db import Q
 from campaign.core.frenchdates import days_until, long_datetime
 from campaign.moderation.filters import STATUS_LABELS, STATUSES
+from campaign.register.verification import verified_count
 from campaign.runtime import RuntimeDep
 from campaign.territories.index import normalize
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
@@ -44,7 +44,7 @@ class DashboardController(Controller):
             }
             refs = await conn.fetch(Q["admin_by_ref"], campaign.id, TOP_REFS)
             mail = {r["status"]: r["n"] for r in await conn.fetch(Q["admin_outbox_by_status"])}
-            verified = await verified_share(conn, campaign.id)
+            verified = await verified_count(conn, campaign.id)
             raised = await alerts.current_alerts(conn)  # e.g. the relay refusing our credentials
         counts = runtime.counts.campaign(campaign.id)
         confirmed = by_status.get("confirmed", 0)

@@ -11,7 +11,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Stream, Template
 
-from campaign.admin.auth import NO_STORE, UserDep, actor
+from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
 from campaign.core import audit
 from campaign.core.db import Q
@@ -19,6 +19,7 @@ from campaign.core.frenchdates import PARIS
 from campaign.moderation import exports
 from campaign.moderation.filters import SignatoryFilter, parse_filter
 from campaign.runtime import Runtime, RuntimeDep
+from campaign.web.httpcache import NO_STORE
 
 _FORMATS = {
     "csv": "text/csv; charset=utf-8",

@@ -9,11 +9,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin.auth import NO_STORE, UserDep, actor
+from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
 from campaign.moderation import privacy as privacy_requests
 from campaign.moderation.privacy import BLOCK_KINDS, PrivacyError
 from campaign.runtime import Runtime, RuntimeDep
+from campaign.web.httpcache import NO_STORE
 
 _DONE = {
     "ajout": "Entrée ajoutée à la liste de blocage.",

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
 from campaign.core.db import Q
+from campaign.core.frenchnumbers import percent
 from campaign.reach import relays
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.index import Territory
@@ -76,7 +77,7 @@ class RelaysController(Controller):
             rows=rows,
             values=values or {},
             form_error=error,
-            percent=_percent,
+            percent=percent,
         )
 
     @get("/", opt={"role": "viewer"})
@@ -140,7 +141,7 @@ class RelaysController(Controller):
             coverage=relays.coverage(
                 runtime.counts, campaign.id, relay.territory_level, relay.territory_code
             ),
-            percent=_percent,
+            percent=percent,
             notice=DONE.get(fait or ""),
         )
 
@@ -163,12 +164,6 @@ class RelaysController(Controller):
             await relays.set_active(conn, relay_id, active, actor(user))
         done = "active" if active else "inactive"
         return Redirect(f"/admin/relais/{relay_id}?fait={done}", status_code=303)
-
-
-def _percent(share: float | None) -> str:
-    if share is None:
-        return "—"
-    return f"{share * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "\u00a0%"
 
 
 class TerritoriesController(Controller):
@@ -238,6 +233,6 @@ class TerritoriesController(Controller):
             chosen=chosen,
             to_call=to_call,
             to_call_total=to_call_total,
-            percent=_percent,
+            percent=percent,
             maire_level=MANDATE_LEVELS["maire"],
         )

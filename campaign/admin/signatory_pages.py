@@ -10,15 +10,14 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from campaign.admin import verification_bridge
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import current_campaign, page
-from campaign.admin.verification_bridge import override_available
 from campaign.core import audit
 from campaign.moderation import actions as moderation
 from campaign.moderation import signatories
 from campaign.moderation.filters import SORTS, STATUS_LABELS, STATUSES, parse_filter
 from campaign.organisers.roles import allows
+from campaign.register import verification
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 from campaign.territories.mandates import MANDATES
@@ -154,24 +153,20 @@ class SignatoriesController(Controller):
         decision = str(form.get("decision") or "") or None
         if decision not in (None, "verified", "not_found"):
             return await _detail_page(runtime, user, signature_id, error="Décision inconnue.")
-        try:
-            async with runtime.pool.acquire() as conn, conn.transaction():
-                before = await signatories.get(conn, signature_id, with_email=False)
-                if before is None:
-                    raise NotFoundException(detail="Signature introuvable.")
-                await verification_bridge.override(conn, signature_id, decision, user.email)
-                await audit.record(
-                    conn,
-                    actor(user),
-                    "signature.verify",
-                    target_type="signature",
-                    target_id=signature_id,
-                    before={"décision": before.verification_override},
-                    after={"décision": decision},
-                )
-        except verification_bridge.VerificationUnavailable:
-            message = "La vérification par le répertoire des élus n’est pas installée."
-            return await _detail_page(runtime, user, signature_id, error=message)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            before = await signatories.get(conn, signature_id, with_email=False)
+            if before is None:
+                raise NotFoundException(detail="Signature introuvable.")
+            await verification.override_verification(conn, signature_id, decision, user.email)
+            await audit.record(
+                conn,
+                actor(user),
+                "signature.verify",
+                target_type="signature",
+                target_id=signature_id,
+                before={"décision": before.verification_override},
+                after={"décision": decision},
+            )
         return _back(signature_id, "verification")
 
     @get("/lot", opt=ORGANISER)
@@ -288,5 +283,4 @@ async def _detail_page(
         ),
         history=history,
         status_labels=STATUS_LABELS,
-        verification_override=override_available(),
     )

@@ -26,11 +26,10 @@ from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
 from campaign.territories.mandates import Mandate
 from campaign.web.httpcache import cached_response
+from campaign.web.params import SearchText
 
 REGION_CODE = r"^[0-9]{2}$"
 DEPARTEMENT_CODE = r"^([0-9]{2,3}|2[AB])$"
-SearchText = Annotated[str | None, QueryParameter(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
-"""Free text to search for: no control characters (PostgreSQL refuses NUL)."""
 
 
 class CampaignInfo(msgspec.Struct, frozen=True, kw_only=True):

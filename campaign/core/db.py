@@ -21,6 +21,56 @@ _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 T = TypeVar("T")
 
+DB_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+"""What a database call may raise when PostgreSQL fails or is out of reach: what a loop that
+must survive the database going away catches, logs and retries."""
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.InterfaceError,
+    # Class 08 (connection exception), class 57 (server shutting down, query cancelled by a
+    # timeout), 53300 (too many connections): the database is away or overloaded, not the code.
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    # A pooled connection whose server went away between two queries (a restart) can fail with
+    # "cannot switch to state …; another operation is in progress": a dead connection, not a bug
+    # of ours. The pool throws it away when it comes back.
+    asyncpg.exceptions.InternalClientError,
+    # Waiting for a connection or a query longer than the pool's bounds.
+    TimeoutError,
+    # Refused, reset, aborted: the request path's only peer over a network is PostgreSQL.
+    ConnectionError,
+)
+_DRIVER = os.sep + "asyncpg" + os.sep
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database is away or overloaded (a 503 and a retry), as opposed to a bug of ours or a
+    missing file (a 500 with its traceback in the log).
+
+    Any other system error (`OSError`: no such socket file, unreachable host…) is the database's
+    only when the driver raised it, connecting or talking to the server: the same
+    `FileNotFoundError` is the server's Unix socket gone during a restart, or a file of ours
+    missing.
+    """
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    if not isinstance(exc, OSError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if _DRIVER in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
 
 def parse_queries(text: str, source: str) -> dict[str, str]:
     """Split a file into `-- name: x` sections; the text before the first name is a comment."""

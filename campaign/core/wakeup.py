@@ -11,7 +11,7 @@ import logging
 
 import asyncpg
 
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+from campaign.core.db import DB_ERRORS
 
 
 async def wait_any(*events: asyncio.Event, within: float) -> None:
@@ -55,13 +55,13 @@ async def keep_listening(
                 if not stop.is_set() and not lost.is_set():
                     # A silently dropped connection is only noticed by using it.
                     await conn.fetchval("SELECT 1", timeout=10)
-        except (*DB_ERRORS, TimeoutError) as exc:
+        except DB_ERRORS as exc:
             log.warning("%s: listening connection lost (%s)", what, type(exc).__name__)
         except Exception:  # polling still does the work; keep trying to listen
             log.exception("%s: listener failed", what)
         finally:
             if conn is not None and not conn.is_closed():
-                with contextlib.suppress(*DB_ERRORS, TimeoutError):
+                with contextlib.suppress(*DB_ERRORS):
                     await conn.close(timeout=5)
         if not stop.is_set():
             wake.set()

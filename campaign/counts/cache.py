@@ -268,6 +268,15 @@ class CountsCache:
     def coverage(self, campaign_id: int, level: str, code: str) -> float | None:
         return self.campaign(campaign_id).coverage(self.register, level, code)
 
+    def map_values(self, campaign_id: int, level: str, measure: str) -> dict[str, float]:
+        """Every territory of `level`: its signatures, or for `maires` its share of maires who
+        signed (0 where the register has none)."""
+        codes = [t.code for t in self.index.all(level)]
+        if measure == "maires":
+            return {code: self.coverage(campaign_id, level, code) or 0.0 for code in codes}
+        counts = self.campaign(campaign_id)
+        return {code: float(counts.count(level, code)) for code in codes}
+
     async def reload_register(self, conn: asyncpg.Connection) -> None:
         """Read the register's summary again (at start, after a load of the register)."""
         self.register = Register.build(self.index, await officials.summary(conn))

@@ -30,16 +30,15 @@ import asyncpg
 import msgspec
 from markupsafe import Markup, escape
 
+from campaign.core.bodies import etag_of, gzipped
 from campaign.core.clock import Clock
-from campaign.core.db import Q
+from campaign.core.db import DB_ERRORS, Q
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign
 from campaign.territories.index import TerritoryIndex
-from campaign.web.httpcache import etag_of, gzipped
 
 log = logging.getLogger(__name__)
 
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin",
            "juil.", "août", "sept.", "oct.", "nov.", "déc.")  # fmt: skip
 
@@ -90,7 +89,7 @@ class HistoryRecorder:
             if hour_of(now) != self.last_hour:
                 try:
                     await self.record_now()
-                except _DB_ERRORS as exc:
+                except DB_ERRORS as exc:
                     log.warning("history: hour not recorded yet: %s", type(exc).__name__)
             next_hour = hour_of(now) + timedelta(hours=1)
             jitter = random.uniform(0, self.jitter)  # noqa: S311 - spreads processes, no secret
@@ -230,7 +229,7 @@ class HistoryCache:
             try:
                 async with self.pool.acquire(timeout=2) as conn:
                     history = await read_history(conn, campaign, self.index)
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 if entry is None:
                     raise
                 log.warning("history not refreshed: %s", type(exc).__name__)

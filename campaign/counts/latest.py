@@ -25,7 +25,7 @@ from datetime import datetime
 
 import asyncpg
 
-from campaign.core.db import Q, convert_all
+from campaign.core.db import DB_ERRORS, Q, convert_all
 from campaign.counts.cache import CountsCache
 from campaign.letter.campaigns import Campaign
 from campaign.signing.signatures import Signatory
@@ -117,7 +117,7 @@ class LatestSignatories:
             try:
                 async with self.pool.acquire(timeout=2) as conn:
                     rows = await conn.fetch(Q["latest_public_signatories"], campaign_id, self.size)
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DB_ERRORS as exc:
                 log.warning("newest signatories not refreshed: %s", type(exc).__name__)
                 stale = entry.items if entry else []
                 # Try again in a second, not on every request meanwhile.

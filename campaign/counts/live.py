@@ -19,6 +19,7 @@ from collections import defaultdict
 import asyncpg
 import msgspec
 
+from campaign.core.db import DB_ERRORS
 from campaign.counts.cache import CountsCache, Key
 from campaign.letter.campaigns import CampaignRegistry
 
@@ -233,7 +234,7 @@ class Broadcaster:
         while not stop.is_set():
             try:
                 self._conn = await self._connect()
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            except DB_ERRORS as exc:
                 log.warning("counts listener cannot connect (%s); retrying", type(exc).__name__)
                 await _sleep_or_stop(stop, delay)
                 delay = min(delay * 2, 10.0)
@@ -243,7 +244,7 @@ class Broadcaster:
             self._wake.set()
             try:
                 await self._serve(stop, health_every)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except DB_ERRORS as exc:
                 log.warning("counts listener lost its connection (%s)", type(exc).__name__)
             finally:
                 self.connected.clear()

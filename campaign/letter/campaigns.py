@@ -4,6 +4,7 @@ kept in memory by every process (reloaded when PostgreSQL says they changed)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ class CampaignDefinition(msgspec.Struct, frozen=True, kw_only=True):
     body: str
 
 
-class Campaign(msgspec.Struct, frozen=True, kw_only=True):
+class Campaign(msgspec.Struct, frozen=True, kw_only=True, dict=True):
     id: int
     slug: str
     title: str
@@ -49,19 +50,11 @@ class Campaign(msgspec.Struct, frozen=True, kw_only=True):
     closing_at: datetime | None = None
     """When signing closes by itself (campaign/launch.py); None: open until the status says."""
 
-    @property
+    @functools.cached_property
     def body_html(self) -> str:
-        return _render_markdown(self.body)
-
-
-_rendered: dict[str, str] = {}
-
-
-def _render_markdown(text: str) -> str:
-    html = _rendered.get(text)
-    if html is None:
-        html = _rendered[text] = _markdown.render(text)
-    return html
+        """The letter in HTML, rendered once per campaign as this process read it."""
+        html: str = _markdown.render(self.body)
+        return html
 
 
 def parse_campaign_file(path: Path) -> CampaignDefinition:
@@ -140,6 +133,10 @@ async def list_campaigns(conn: asyncpg.Connection) -> list[Campaign]:
     return convert_all(await conn.fetch(Q["list_campaigns"]), Campaign)
 
 
+DEFAULT_SLUG = "jouer-collectif"
+"""The campaign the site shows when a page names none (the demo campaign's slug)."""
+
+
 class CampaignRegistry:
     """The campaigns as this process knows them; replaced whole on reload."""
 
@@ -161,3 +158,9 @@ class CampaignRegistry:
 
     def all(self) -> list[Campaign]:
         return list(self._by_slug.values())
+
+    def current(self, campaign_id: int | None = None) -> Campaign | None:
+        """The campaign `campaign_id` names; else the one the site shows (DEFAULT_SLUG, or the
+        only one there is); None before any campaign exists."""
+        found = self.by_id(campaign_id) if campaign_id is not None else None
+        return found or self.get(DEFAULT_SLUG) or next(iter(self._by_slug.values()), None)

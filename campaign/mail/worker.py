@@ -17,8 +17,9 @@ from typing import Any
 import asyncpg
 
 from campaign.core import alerts
+from campaign.core.db import DB_ERRORS
 from campaign.core.settings import Settings
-from campaign.core.wakeup import DB_ERRORS, keep_listening, wait_any
+from campaign.core.wakeup import keep_listening, wait_any
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.message import MailRenderer, address_domain, build_message
 from campaign.mail.outbox import (
@@ -213,7 +214,7 @@ class MailWorker:
             return 0
         try:
             released = await release(self._pool, claims)
-        except (*DB_ERRORS, TimeoutError) as exc:
+        except DB_ERRORS as exc:
             log.warning(
                 "mail worker: %d claim(s) not released (%s); their lease will bring them back",
                 len(claims),
@@ -235,14 +236,14 @@ class MailWorker:
             delay,
         )
         self._auth_alert = True
-        with contextlib.suppress(*DB_ERRORS, TimeoutError):
+        with contextlib.suppress(*DB_ERRORS):
             await alerts.raise_alert(self._pool, alerts.SMTP_AUTH, _reply_of(exc.reason)[:300])
         self._check(mail, await hold(self._pool, mail, delay, exc.reason))
 
     async def _credentials_work(self) -> None:
         if self._auth_alert:
             self._auth_alert = False
-            with contextlib.suppress(*DB_ERRORS, TimeoutError):
+            with contextlib.suppress(*DB_ERRORS):
                 if await alerts.clear_alert(self._pool, alerts.SMTP_AUTH):
                     log.warning("SMTP relay accepts the service's credentials again")
 

@@ -16,7 +16,6 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING
 
 import msgspec
 import resvg_py
@@ -28,10 +27,8 @@ from fpdf.fonts import FontFace, TextStyle
 from campaign.core.settings import PROJECT_ROOT
 from campaign.counts.cache import CountsBody, TerritoryCount
 from campaign.moderation.exports import neutralise
+from campaign.publication.listing import Listed, Listing
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
-
-if TYPE_CHECKING:  # the listing's types, for annotations only (no import cycle at run time)
-    from campaign.publication.letter import Listed, Listing
 
 FONTS_DIR = PROJECT_ROOT / "data" / "fonts"
 FONT = "DejaVu"

@@ -22,7 +22,6 @@ import asyncio
 import hashlib
 import logging
 import time
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,63 +32,22 @@ import jinja2
 import msgspec
 from markupsafe import Markup
 
-from campaign.core.db import Q, convert_all
+from campaign.core.bodies import etag_of, gzipped
+from campaign.core.db import DB_ERRORS, Q, convert_all
 from campaign.core.frenchdates import long_date
 from campaign.counts.cache import CountsBody, CountsCache
 from campaign.letter.campaigns import Campaign
 from campaign.publication import files
-from campaign.runtime import Runtime
-from campaign.site.map_view import map_values
-from campaign.territories.index import Territory, TerritoryIndex, normalize
+from campaign.publication.listing import ListedSignatory, Listing, RegionGroup, group
+from campaign.territories.index import TerritoryIndex
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 from campaign.territories.map import render_map
-from campaign.web.httpcache import etag_of, gzipped
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 OPEN_ALL_UNDER = 60
 """A list this short shows every région open; a longer one shows them folded (<details>)."""
-
-
-class ListedSignatory(msgspec.Struct, frozen=True, kw_only=True):
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
-    confirmed_at: datetime
-    featured: bool
-    verified: bool
-    region: str | None
-    departement: str | None
-
-
-Listed = tuple[ListedSignatory, Territory | None]
-
-
-@dataclass(frozen=True)
-class DepartementGroup:
-    code: str | None
-    label: str
-    people: list[Listed]
-
-
-@dataclass(frozen=True)
-class RegionGroup:
-    code: str | None
-    label: str
-    departements: list[DepartementGroup]
-    count: int
-
-
-@dataclass(frozen=True)
-class Listing:
-    groups: list[RegionGroup]
-    count: int
-    digest: str
-    html: Markup
 
 
 @dataclass(frozen=True)
@@ -100,40 +58,6 @@ class Artifact:
     built_at: float = 0.0
     compressed: bytes | None = None
     """The gzip of `body`, for the formats that gain from it (CSV, JSON, SVG)."""
-
-
-def group(rows: list[ListedSignatory], index: TerritoryIndex) -> list[RegionGroup]:
-    """By région (by name; those without one last), then département (regional mandates first,
-    then by code); featured signatories first, then by family and given name."""
-
-    def person_key(s: ListedSignatory) -> tuple[bool, str, str]:
-        return (not s.featured, normalize(s.family_name), normalize(s.given_name))
-
-    regions: dict[str | None, dict[str | None, list[ListedSignatory]]] = {}
-    for row in rows:
-        regions.setdefault(row.region, {}).setdefault(row.departement, []).append(row)
-    groups = []
-    for region_code, departements in regions.items():
-        region = index.get("region", region_code) if region_code else None
-        deps = []
-        for dep_code in sorted(departements, key=lambda c: (c is not None, c or "")):
-            if dep_code is None:
-                label = "Mandats régionaux" if region else "Autres mandats"
-            else:
-                dep = index.get("departement", dep_code)
-                label = f"{dep.name} ({dep.code})" if dep else dep_code
-            people = sorted(departements[dep_code], key=person_key)
-            deps.append(
-                DepartementGroup(
-                    dep_code,
-                    label,
-                    [(s, index.get(s.territory_level, s.territory_code)) for s in people],
-                )
-            )
-        label = region.name if region else "Autres territoires"
-        groups.append(RegionGroup(region_code, label, deps, sum(len(d.people) for d in deps)))
-    groups.sort(key=lambda g: (g.code is None, normalize(g.label)))
-    return groups
 
 
 _env = jinja2.Environment(
@@ -214,7 +138,7 @@ class Publication:
             try:
                 async with self.pool.acquire() as conn:
                     records = await conn.fetch(Q["published_signatories"], campaign.id)
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 if state.listing is None:
                     raise
                 # The last list read, while the database is away; tried again a second later.
@@ -329,14 +253,14 @@ class Publication:
 
         return await self._artifact(campaign, "json", key, build, gzip=True)
 
-    def _map(self, runtime: Runtime, campaign: Campaign) -> str:
+    def _map(self, campaign: Campaign) -> str:
         labels = {t.code: t.name for t in self.index.all("departement")}
         total = self.counts.campaign(campaign.id).total
         noun = "signataire" if total < 2 else "signataires"
         return str(
             render_map(
                 "departement",
-                map_values(runtime, campaign.id, "departement", "signatures"),
+                self.counts.map_values(campaign.id, "departement", "signatures"),
                 labels,
                 title=f"{campaign.title} : {total} {noun} par département",
                 legend_title="Signatures confirmées",
@@ -344,31 +268,18 @@ class Publication:
             )
         )
 
-    async def map_svg(self, runtime: Runtime, campaign: Campaign) -> Artifact:
+    async def map_svg(self, campaign: Campaign) -> Artifact:
         key = (campaign.title, self.counts.body(campaign.id, "departement")[1])
 
         async def build() -> bytes:
-            return files.map_svg(self._map(runtime, campaign))
+            return files.map_svg(self._map(campaign))
 
         return await self._artifact(campaign, "svg", key, build, gzip=True)
 
-    async def map_png(self, runtime: Runtime, campaign: Campaign) -> Artifact:
+    async def map_png(self, campaign: Campaign) -> Artifact:
         key = (campaign.title, self.counts.body(campaign.id, "departement")[1])
 
         async def build() -> bytes:
-            return await asyncio.to_thread(files.map_png, self._map(runtime, campaign))
+            return await asyncio.to_thread(files.map_png, self._map(campaign))
 
         return await self._artifact(campaign, "png", key, build)
-
-
-_publications: weakref.WeakKeyDictionary[CountsCache, Publication] = weakref.WeakKeyDictionary()
-
-
-def publication(runtime: Runtime) -> Publication:
-    """This process's publication (one per runtime: it lives as long as the runtime's counts)."""
-    found = _publications.get(runtime.counts)
-    if found is None:
-        found = _publications[runtime.counts] = Publication(
-            runtime.pool, runtime.counts, runtime.index
-        )
-    return found

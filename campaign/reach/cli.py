@@ -10,22 +10,16 @@ from pathlib import Path
 
 import asyncpg
 
-from campaign.core import db, migrations
 from campaign.core.audit import CLI_ACTOR
+from campaign.core.commands import Command, migrated_connection
 from campaign.core.db import Q
 from campaign.core.settings import Settings
+from campaign.letter.campaigns import DEFAULT_SLUG
 from campaign.reach import mailings
 from campaign.territories.mandates import MANDATES
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    m = sub.add_parser(
-        "mailing",
-        help="écrire aux signataires confirmés (créer, envoyer, suivre un envoi)",
-        description="Un envoi part aux signataires confirmés, au débit choisi, une seule fois "
-        "par destinataire (même lancé deux fois) ; les processus d’envoi (serve, worker) le "
-        "poursuivent après un redémarrage.",
-    )
+def _arguments(m: argparse.ArgumentParser) -> None:
     actions = m.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="créer un brouillon (affiche son numéro)")
     create.add_argument("--subject", required=True, help="objet du message")
@@ -36,7 +30,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     create.add_argument("--region", help="seulement cette région (code INSEE)")
     create.add_argument("--departement", help="seulement ce département (code)")
     create.add_argument("--rate", default=str(mailings.DEFAULT_RATE), help="messages par seconde")
-    create.add_argument("--campaign", default="jouer-collectif", help="slug de la campagne")
+    create.add_argument("--campaign", default=DEFAULT_SLUG, help="slug de la campagne")
     create.add_argument("--start", action="store_true", help="l’envoyer aussitôt")
     for name, text in (
         ("start", "envoyer (ou ajouter les nouveaux signataires : jamais deux fois)"),
@@ -50,13 +44,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     status.add_argument("id", type=int)
     status.add_argument("--follow", action="store_true", help="suivre jusqu’à la fin")
     listing = actions.add_parser("list", help="les envois de la campagne")
-    listing.add_argument("--campaign", default="jouer-collectif")
-
-
-async def _connect(settings: Settings) -> asyncpg.Connection:
-    dsn = db.database_url(settings)
-    await migrations.migrate(dsn)
-    return await asyncpg.connect(dsn)
+    listing.add_argument("--campaign", default=DEFAULT_SLUG)
 
 
 def _fail(message: str) -> SystemExit:
@@ -64,11 +52,8 @@ def _fail(message: str) -> SystemExit:
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
-    conn = await _connect(settings)
-    try:
+    async with migrated_connection(settings) as conn:
         await _run(conn, args)
-    finally:
-        await conn.close()
 
 
 async def _run(conn: asyncpg.Connection, args: argparse.Namespace) -> None:
@@ -138,3 +123,16 @@ async def _status(conn: asyncpg.Connection, mailing_id: int, *, follow: bool) ->
         if not follow or p.status not in ("sending", "paused"):
             return
         await asyncio.sleep(5)
+
+
+COMMANDS = (
+    Command(
+        "mailing",
+        "écrire aux signataires confirmés (créer, envoyer, suivre un envoi)",
+        run,
+        _arguments,
+        description="Un envoi part aux signataires confirmés, au débit choisi, une seule fois "
+        "par destinataire (même lancé deux fois) ; les processus d’envoi (serve, worker) le "
+        "poursuivent après un redémarrage.",
+    ),
+)

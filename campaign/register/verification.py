@@ -19,8 +19,8 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from campaign.core.db import Q
-from campaign.core.wakeup import DB_ERRORS, keep_listening, wait_any
+from campaign.core.db import DB_ERRORS, Q
+from campaign.core.wakeup import keep_listening, wait_any
 from campaign.register.names import family_key, given_key, given_names_match
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,12 @@ async def verify_due(conn: asyncpg.Connection, limit: int = BATCH_SIZE) -> int:
     if claimed:
         log.info("verification: %d signatures checked", len(claimed))
     return len(claimed)
+
+
+async def verified_count(conn: asyncpg.Connection, campaign_id: int) -> int:
+    """Confirmed signatures of the campaign found in the register (the back office's figure)."""
+    count: int = await conn.fetchval(Q["admin_verified_count"], campaign_id)
+    return count
 
 
 async def override_verification(

@@ -14,7 +14,6 @@ once a day.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
@@ -22,7 +21,7 @@ import logging
 import asyncpg
 import msgspec
 
-from campaign.core.db import Q
+from campaign.core.db import DB_ERRORS, Q
 from campaign.core.settings import Settings
 from campaign.signing import withdrawal
 
@@ -30,7 +29,6 @@ log = logging.getLogger(__name__)
 
 LOCK_KEY = 6_020_002  # pg_advisory_xact_lock key of the purge
 DAY_SECONDS = 24 * 3600.0
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class PurgeReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,33 +106,9 @@ async def run_daily(pool: asyncpg.Pool, settings: Settings, stop: asyncio.Event)
             async with pool.acquire() as conn:
                 await purge(conn, settings, dry_run=False)
             delay = DAY_SECONDS
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             log.warning("purge: database unavailable (%s); retrying in 10 min", type(exc).__name__)
             delay = 600.0
         except Exception:
             log.exception("purge failed; retrying in 1 h")
             delay = 3600.0
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser(
-        "purge",
-        help="supprimer les signatures non confirmées, anonymiser après la campagne "
-        "(aussi fait chaque jour par le travailleur de courriels)",
-    )
-    p.add_argument(
-        "--dry-run", action="store_true", help="dire ce qui serait fait, sans rien modifier"
-    )
-
-
-async def command(settings: Settings, args: argparse.Namespace) -> None:
-    from campaign.core import db, migrations
-
-    dsn = db.database_url(settings)
-    await migrations.migrate(dsn)
-    conn = await asyncpg.connect(dsn)
-    try:
-        report = await purge(conn, settings, dry_run=args.dry_run)
-    finally:
-        await conn.close()
-    print(describe(report, settings, dry_run=args.dry_run))

@@ -15,8 +15,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from campaign.mail.sink import CapturedMessage, MailSink, split_links
-
-_NO_STORE = {"Cache-Control": "no-store"}
+from campaign.web.httpcache import NO_STORE
 
 
 class TextPiece(msgspec.Struct, frozen=True):
@@ -64,7 +63,7 @@ class DevMailController(Controller):
         return Template(
             template_name="devmail/list.html",
             context={"messages": messages},
-            headers=_NO_STORE,
+            headers=NO_STORE,
         )
 
     @get("/{message_id:int}", name="devmail:message")
@@ -78,5 +77,5 @@ class DevMailController(Controller):
         return Template(
             template_name="devmail/message.html",
             context={"message": message_view(message)},
-            headers=_NO_STORE,
+            headers=NO_STORE,
         )

@@ -28,16 +28,6 @@ def territory_url(level: str, code: str) -> str:
     return f"/territoires/{level}/{code}"
 
 
-def map_values(
-    runtime: Runtime, campaign_id: int, level: Level, measure: Measure
-) -> dict[str, float]:
-    counts = runtime.counts.campaign(campaign_id)
-    codes = [t.code for t in runtime.index.all(level)]
-    if measure == "maires":
-        return {code: runtime.counts.coverage(campaign_id, level, code) or 0.0 for code in codes}
-    return {code: float(counts.count(level, code)) for code in codes}
-
-
 def france_map(
     runtime: Runtime,
     campaign_id: int,
@@ -49,7 +39,7 @@ def france_map(
 ) -> Markup:
     labels = {t.code: t.name for t in runtime.index.all(level)}
     place = "département" if level == "departement" else "région"
-    values = map_values(runtime, campaign_id, level, measure)
+    values = runtime.counts.map_values(campaign_id, level, measure)
     if measure == "maires":
         svg = render_map(
             level,

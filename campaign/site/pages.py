@@ -8,15 +8,15 @@ from email.utils import parseaddr
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
-from campaign.api.v1 import SearchText
+from campaign.core.db import DB_ERRORS
 from campaign.core.frenchdates import days_until, long_date, long_datetime
+from campaign.core.frenchnumbers import percent
 from campaign.counts.history import chart
 from campaign.counts.latest import names_hidden
 from campaign.letter import launch
@@ -31,21 +31,18 @@ from campaign.site.relay_pages import prefill_values
 from campaign.territories.index import normalize
 from campaign.territories.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.territories.mandates import LEVELS as MANDATE_LEVELS
+from campaign.web.campaign import current_or_404
+from campaign.web.httpcache import NO_STORE
+from campaign.web.params import SearchText
 
-DEFAULT_SLUG = "jouer-collectif"
 HONEYPOT = "website"  # hidden from people; robots fill it in
 TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 PER_PAGE = 50
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 log = logging.getLogger(__name__)
 
 
 def _campaign(runtime: RuntimeDep) -> Campaign:
-    campaign = runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
-    if campaign is None:
-        raise NotFoundException(detail="Aucune campagne n’est publiée.")
-    return campaign
+    return current_or_404(runtime.campaigns)
 
 
 def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
@@ -66,11 +63,21 @@ def _common(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def percent(share: float | None) -> str:
-    """ "12,5 %" as French writes it; a dash when there is nothing to divide by."""
-    if share is None:
-        return "—"
-    return f"{share * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "\u00a0%"
+def _form_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
+    """What the sign form needs (templates/_sign_form.html), and no more."""
+    now = runtime.clock.now()
+    return {
+        "campaign": campaign,
+        # Signing stops at the closing date or when the status says so (campaign/launch.py).
+        "closed_message": launch.closed_message(campaign, now),
+        "closing_notice": launch.closing_notice(campaign, now),
+        "territory_choices": [],
+        "mandates": [(m, LABELS[m]) for m in MANDATES],
+        "mandate_levels": MANDATE_LEVELS,
+        "values": {},
+        "errors": {},
+        "form_stamp": abuse.form_stamp(runtime.settings.secret_key),
+    }
 
 
 def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
@@ -80,9 +87,7 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
     now = runtime.clock.now()
     return {
         **_common(runtime, campaign),
-        # Signing stops at the closing date or when the status says so (campaign/launch.py).
-        "closed_message": launch.closed_message(campaign, now),
-        "closing_notice": launch.closing_notice(campaign, now),
+        **_form_context(runtime, campaign),
         "server_now": now.isoformat(),  # live.js times the launch instant on the server's clock
         "letter_html": campaign.body_html,
         "regions": [(t, counts.count("region", t.code)) for t in regions],
@@ -91,14 +96,8 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
             t.code: percent(runtime.counts.coverage(campaign.id, "departement", t.code))
             for t in departements
         },
-        "mandate_levels": MANDATE_LEVELS,
         "france_map": france_map(runtime, campaign.id, "departement", "signatures"),
         "register_loaded": runtime.counts.register.total_maires > 0,
-        "territory_choices": [],
-        "mandates": [(m, LABELS[m]) for m in MANDATES],
-        "values": {},
-        "errors": {},
-        "form_stamp": abuse.form_stamp(runtime.settings.secret_key),
     }
 
 
@@ -127,7 +126,7 @@ class Pages(Controller):
             context["latest"] = await _latest(runtime, campaign)
         try:
             context["history_chart"] = chart((await runtime.history.get(campaign)).points)
-        except _DB_ERRORS as exc:  # the page stands without its chart while the database is away
+        except DB_ERRORS as exc:  # the page stands without its chart while the database is away
             log.warning("history chart left out: %s", type(exc).__name__)
         return Template("index.html", context=context)
 
@@ -137,11 +136,10 @@ class Pages(Controller):
     ) -> Template | Redirect:
         campaign = _campaign(runtime)
         form = await request.form()
-        if launch.closed_message(campaign, runtime.clock.now()) is not None:
+        context = _form_context(runtime, campaign)
+        if context["closed_message"] is not None:
             # The page says so politely, in place of the form.
-            context = _index_context(runtime, campaign)
-            await _with_publication(runtime, campaign, context)
-            return Template("index.html", context=context, status_code=409)
+            return Template("sign.html", context=context, status_code=409)
         # Text fields only: a file part posted under a field's name is an error, not its repr.
         fields: dict[str, object] = {
             k: form.get(k) for k in FIELDS if form.get(k) not in (None, "")
@@ -159,14 +157,12 @@ class Pages(Controller):
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
         if req is None or errors:
-            context = _index_context(runtime, campaign)
-            await _with_publication(runtime, campaign, context)
             if req is None and "territory_code" in errors:
                 context["territory_choices"] = territory_choices(
                     runtime.index, fields.get("mandate"), fields.get("territory_code")
                 )
             context.update(values=values, errors=errors)
-            return Template("index.html", context=context, status_code=422)
+            return Template("sign.html", context=context, status_code=422)
         stamp = form.get(abuse.FORM_STAMP_FIELD)
         signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
         if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)

@@ -11,15 +11,17 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 
+from campaign.core.bodies import etag_of, gzipped
 from campaign.core.frenchdates import days_until
+from campaign.core.frenchnumbers import percent
 from campaign.letter.campaigns import Campaign
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import signatures
 from campaign.site.map_view import LEVELS, MEASURES, Measure, france_map
-from campaign.site.pages import _campaign, _common, percent
+from campaign.site.pages import _campaign, _common
 from campaign.territories.index import Territory, normalize
 from campaign.territories.map import Level
-from campaign.web.httpcache import cached_response, etag_of, gzipped
+from campaign.web.httpcache import cached_response
 
 Param = Annotated[str | None, QueryParameter(max_length=40)]
 TERRITORY_SIGNATORIES = 20
@@ -198,9 +200,6 @@ async def _territory_page(runtime: Runtime, level: str, code: str) -> Template:
     return Template("territory.html", context=context)
 
 
-_widgets: dict[tuple[int, int, str], tuple[tuple[Any, ...], tuple[bytes, str, bytes]]] = {}
-
-
 def _widget(
     runtime: Runtime, request: Request[Any, Any, Any], campaign: Campaign, carte: str
 ) -> tuple[bytes, str, bytes]:
@@ -214,22 +213,20 @@ def _widget(
         days_until(campaign.launch_at, now),
         now >= campaign.launch_at,
     )
-    slot = (id(runtime), campaign.id, carte)
-    cached = _widgets.get(slot)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    context = {
-        **_common(runtime, campaign),
-        "base_url": runtime.settings.base_url,
-        "carte": carte,
-        "mini_map": None
-        if carte == "aucune"
-        else france_map(runtime, campaign.id, level, element_id="widget-carte", links=False),
-    }
-    engine = request.app.template_engine
-    assert engine is not None
-    html = engine.get_template("widget.html").render(**context)
-    body = html.encode()
-    result = (body, etag_of(body), gzipped(body))
-    _widgets[slot] = (key, result)
-    return result
+
+    def build() -> tuple[bytes, str, bytes]:
+        context = {
+            **_common(runtime, campaign),
+            "base_url": runtime.settings.base_url,
+            "carte": carte,
+            "mini_map": None
+            if carte == "aucune"
+            else france_map(runtime, campaign.id, level, element_id="widget-carte", links=False),
+        }
+        engine = request.app.template_engine
+        assert engine is not None
+        html = engine.get_template("widget.html").render(**context)
+        body = html.encode()
+        return (body, etag_of(body), gzipped(body))
+
+    return runtime.widgets.get((campaign.id, carte), key, build)

@@ -7,23 +7,22 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import asyncpg
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from markupsafe import Markup
 
+from campaign.core.db import DB_ERRORS
 from campaign.core.frenchdates import long_date
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign
-from campaign.publication.letter import Artifact, publication
+from campaign.publication.letter import Artifact
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.web.httpcache import cached_response
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/publication"
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 _UNAVAILABLE = Markup(
     '<section class="published-list" id="signataires-publies"><h2>Les signataires</h2>'
     "<p>La liste des signataires est momentanément indisponible&nbsp;: rechargez la page dans "
@@ -39,8 +38,8 @@ async def published_context(runtime: Runtime, campaign: Campaign) -> dict[str, A
     """What the letter page and the fragment show once the letter is published."""
     now = runtime.clock.now()
     try:
-        listing_html = (await publication(runtime).listing(campaign)).html
-    except _DB_ERRORS as exc:  # the page stands (counts are in memory) without its list
+        listing_html = (await runtime.publication.listing(campaign)).html
+    except DB_ERRORS as exc:  # the page stands (counts are in memory) without its list
         log.warning("published list left out: %s", type(exc).__name__)
         listing_html = _UNAVAILABLE
     return {
@@ -95,7 +94,7 @@ class PublicationPages(Controller):
         context = await published_context(runtime, campaign)
         context["total"] = runtime.counts.campaign(campaign.id).total
         del context["published_list"]  # the publication's own, rendered with the fragment
-        artifact = await publication(runtime).fragment(campaign, context)
+        artifact = await runtime.publication.fragment(campaign, context)
         return cached_response(
             request,
             artifact.body,
@@ -113,7 +112,7 @@ class PublicationPages(Controller):
     ) -> Response[bytes]:
         """The letter and its listed signatories (built once per change, see publication.py)."""
         campaign = _published_or_404(runtime, slug)
-        artifact = await publication(runtime).pdf(campaign)
+        artifact = await runtime.publication.pdf(campaign)
         return _file(request, artifact, "application/pdf", f"{campaign.slug}.pdf")
 
     @get("/signatures-par-territoire.csv")
@@ -121,7 +120,7 @@ class PublicationPages(Controller):
         self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         campaign = _published_or_404(runtime, slug)
-        artifact = await publication(runtime).counts_csv(campaign)
+        artifact = await runtime.publication.counts_csv(campaign)
         name = f"{campaign.slug}-signatures-par-territoire.csv"
         return _file(request, artifact, "text/csv", name)  # Litestar adds the charset
 
@@ -130,7 +129,7 @@ class PublicationPages(Controller):
         self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         campaign = _published_or_404(runtime, slug)
-        artifact = await publication(runtime).counts_json(campaign, runtime.clock.now())
+        artifact = await runtime.publication.counts_json(campaign, runtime.clock.now())
         name = f"{campaign.slug}-signatures-par-territoire.json"
         return _file(request, artifact, "application/json", name)
 
@@ -139,7 +138,7 @@ class PublicationPages(Controller):
         self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         campaign = _published_or_404(runtime, slug)
-        artifact = await publication(runtime).map_svg(runtime, campaign)
+        artifact = await runtime.publication.map_svg(campaign)
         return _file(request, artifact, "image/svg+xml", f"{campaign.slug}-carte.svg")
 
     @get("/carte.png")
@@ -147,5 +146,5 @@ class PublicationPages(Controller):
         self, runtime: RuntimeDep, slug: FromPath[str], request: Request[Any, Any, Any]
     ) -> Response[bytes]:
         campaign = _published_or_404(runtime, slug)
-        artifact = await publication(runtime).map_png(runtime, campaign)
+        artifact = await runtime.publication.map_png(campaign)
         return _file(request, artifact, "image/png", f"{campaign.slug}-carte.png")

@@ -16,18 +16,14 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from campaign.core.frenchdates import PARIS
-from campaign.letter.campaigns import Campaign
+from campaign.core.frenchnumbers import percent
 from campaign.mail import suppression
 from campaign.reach import invitations, relays
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS
+from campaign.web import httpcache
 
-NO_STORE = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-DEFAULT_SLUG = "jouer-collectif"
+NO_STORE = {**httpcache.NO_STORE, "X-Robots-Tag": "noindex, nofollow"}
 TO_CALL = 30  # communes without signatures shown on a relay's page
 
 
@@ -49,17 +45,6 @@ class RelayState(msgspec.Struct, frozen=True, kw_only=True):
     items: list[BroughtItem]
     territory: relays.Coverage
     coverage_text: str
-
-
-def _percent(share: float | None) -> str:
-    if share is None:
-        return "—"
-    return f"{share * 100:.1f}".rstrip("0").rstrip(".").replace(".", ",") + "\u00a0%"
-
-
-def _default_campaign(runtime: Runtime, campaign_id: int | None = None) -> Campaign | None:
-    found = runtime.campaigns.by_id(campaign_id) if campaign_id is not None else None
-    return found or runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
 
 
 async def _relay_or_404(runtime: Runtime, token: str) -> relays.Relay:
@@ -99,7 +84,7 @@ async def relay_state(runtime: Runtime, relay: relays.Relay) -> RelayState:
         unlisted=totals.confirmed - totals.listed,
         items=items,
         territory=coverage,
-        coverage_text=_percent(coverage.coverage),
+        coverage_text=percent(coverage.coverage),
     )
 
 
@@ -122,7 +107,7 @@ class ReachPages(Controller):
         return Template(
             "relay.html",
             context={
-                "campaign": _default_campaign(runtime, relay.campaign_id),
+                "campaign": runtime.campaigns.current(relay.campaign_id),
                 "relay": relay,
                 "territory": territory,
                 "state": state,
@@ -146,7 +131,7 @@ class ReachPages(Controller):
         return Template(
             "optout.html",
             context={
-                "campaign": _default_campaign(runtime),
+                "campaign": runtime.campaigns.current(),
                 "token": token,
                 "result": None if valid else "unknown",
             },
@@ -165,7 +150,7 @@ class ReachPages(Controller):
         return Template(
             "optout.html",
             context={
-                "campaign": _default_campaign(runtime),
+                "campaign": runtime.campaigns.current(),
                 "token": token,
                 "result": "done" if digest is not None else "unknown",
             },

@@ -9,19 +9,11 @@ from litestar import Controller, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from campaign.letter.campaigns import Campaign
-from campaign.runtime import Runtime, RuntimeDep
+from campaign.runtime import RuntimeDep
 from campaign.signing import withdrawal
 from campaign.signing.withdrawal import WithdrawResult
 from campaign.territories.mandates import LABELS, LEVEL_LABELS
-
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-DEFAULT_SLUG = "jouer-collectif"
-
-
-def _campaign(runtime: Runtime, campaign_id: int | None) -> Campaign | None:
-    found = runtime.campaigns.by_id(campaign_id) if campaign_id is not None else None
-    return found or runtime.campaigns.get(DEFAULT_SLUG) or next(iter(runtime.campaigns.all()), None)
+from campaign.web.httpcache import NO_STORE
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Template:
@@ -36,7 +28,7 @@ class WithdrawalPages(Controller):
         """What the link withdraws; opening it (as mail filters do) changes nothing."""
         async with runtime.pool.acquire() as conn:
             found = await withdrawal.find(conn, token)
-        campaign = _campaign(runtime, found.campaign_id if found else None)
+        campaign = runtime.campaigns.current(found.campaign_id if found else None)
         if found is None:
             return _page("withdraw_result.html", 404, result="unknown", campaign=campaign)
         if found.erased:
@@ -59,5 +51,5 @@ class WithdrawalPages(Controller):
         async with runtime.pool.acquire() as conn:
             result = await withdrawal.withdraw(conn, token)
         status = 404 if result is WithdrawResult.UNKNOWN else 200
-        campaign = _campaign(runtime, None)
+        campaign = runtime.campaigns.current(None)
         return _page("withdraw_result.html", status, result=result.value, campaign=campaign)

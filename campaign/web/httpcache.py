@@ -8,19 +8,16 @@ from memory (counts) or cached for a second or two (lists), and hashed once.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 from typing import Any
 
 from litestar import Request, Response
 from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from campaign.core.bodies import etag_of
+
 JSON = "application/json"
-
-
-def etag_of(body: bytes) -> str:
-    """A strong validator that follows the content."""
-    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+"""Pages that belong to one visitor (a token in the path, a form's answer): kept by nobody."""
 
 
 def cache_control(max_age: int, stale: int) -> str:
@@ -45,11 +42,6 @@ def accepts_gzip(request: Request[Any, Any, Any]) -> bool:
         if name.strip().lower() == "gzip":
             return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
     return False
-
-
-def gzipped(body: bytes) -> bytes:
-    """Deterministic (no timestamp in the header), so the same body gives the same bytes."""
-    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def cached_response(
