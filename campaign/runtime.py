@@ -26,11 +26,16 @@ from campaign.counts.latest import LatestSignatories
 from campaign.counts.live import Broadcaster
 from campaign.letter import campaigns as campaigns_mod
 from campaign.letter.campaigns import CampaignRegistry
-from campaign.mail.message import EMAILS_DIR, MailRenderer, SmtpSender
-from campaign.mail.outbox import MailWorker
+from campaign.mail.contexts import EmailContexts
+from campaign.mail.message import EMAILS_DIR, MailRenderer
 from campaign.mail.sink import MailSink
+from campaign.mail.smtp import SmtpSender
+from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
+from campaign.reach import emails as reach_emails
+from campaign.reach.mairies import TownHalls
 from campaign.register import officials, verification
+from campaign.signing import emails as signing_emails
 from campaign.signing import purge
 from campaign.signing.batch import SigningBatcher
 from campaign.signing.confirm_batch import ConfirmBatcher
@@ -57,6 +62,8 @@ class Runtime:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     clock: Clock = field(default_factory=Clock)
     """"Now" for everything public (embargo, countdown, history); tests move it."""
+    town_halls: TownHalls = field(default_factory=TownHalls)
+    """The town halls' addresses, read on first use (invitations by département)."""
     latest: LatestSignatories = field(init=False)
     """The newest public signatories, in memory."""
     history: HistoryCache = field(init=False)
@@ -76,6 +83,15 @@ class Runtime:
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
         self.publication = Publication(self.pool, self.counts, self.index, self.clock)
+
+
+def email_contexts() -> EmailContexts:
+    """Each email kind's context builder, from the feature the email belongs to; one registry per
+    mail worker (it holds the mailings' rendered messages)."""
+    contexts = EmailContexts()
+    signing_emails.register(contexts)
+    reach_emails.ReachEmails().register(contexts)
+    return contexts
 
 
 async def prepare_database(settings: Settings, dsn: str) -> None:
@@ -167,7 +183,14 @@ def sending_workers(
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
     (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
-    mail = MailWorker(writes, dsn, settings, MailRenderer(EMAILS_DIR), SmtpSender(smtp_url))
+    mail = MailWorker(
+        writes,
+        dsn,
+        settings,
+        MailRenderer(EMAILS_DIR),
+        SmtpSender(smtp_url),
+        contexts=email_contexts(),
+    )
     return [
         mail.run,
         functools.partial(verification.run_worker, reads, dsn),

@@ -131,7 +131,7 @@ class InvitationsController(Controller):
             return await self._page(runtime, user, status_code=422, import_errors=[message])
         async with runtime.pool.acquire() as conn:
             invitees, missing = await mairies.invitees_for(
-                conn, runtime.index, "departement", departement
+                conn, runtime.index, runtime.town_halls, "departement", departement
             )
         return await self._add(
             runtime,

@@ -1,1 +1,2 @@
-"""Email: the outbox queue, the worker that sends it, message building, the dev sink."""
+"""Email: the outbox queue, the worker that sends it, the registry of the emails' contexts,
+message building, SMTP sending, the dev sink."""

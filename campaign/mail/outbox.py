@@ -1,4 +1,5 @@
-"""The mail outbox: messages queued in the transaction that needs them, delivered by a worker.
+"""The mail outbox, the queue API: messages queued in the transaction that needs them, claimed
+by a worker (campaign/mail/worker.py), their outcome recorded.
 
 Delivery is at least once with a lease: a claimed row is `sending` until its lease runs out, so a
 worker that dies mid-send does not lose the message; every outcome is recorded only by the worker
@@ -8,43 +9,19 @@ that still holds the row, so a late duplicate cannot record twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.message import Message
-from typing import Any
 
 import asyncpg
 import msgspec
 
-from campaign.core import alerts, tokens
-from campaign.core.db import DB_ERRORS, Q, convert, convert_all
-from campaign.core.settings import Settings
-from campaign.core.wakeup import keep_listening, wait_any
-from campaign.mail.message import (
-    MailError,
-    MailRenderer,
-    PermanentMailError,
-    Sender,
-    SmtpAuthError,
-    address_domain,
-    build_message,
-)
-from campaign.reach import emails as reach_mail
-from campaign.signing import withdrawal
-from campaign.territories.mandates import LABELS
+from campaign.core import group_commit
+from campaign.core.db import Q, convert_all
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "outbox"
-LISTENER_NAME = "campaign-mail-listener"  # application_name of the LISTEN connection
-LEASE_SECONDS = 120.0  # well above SmtpSender's total timeout (the MAIL_LEASE_SECONDS default)
-SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to stop may finish
-MAX_BACKOFF_SECONDS = 3600.0
-RUSH_WINDOW_SECONDS = 0.5  # how often a worker measures how fast messages are being queued
-BATCH_SIZE = 10
+CHANNEL = "outbox"  # NOTIFYed when messages are queued: the workers listen to it
 
 
 class ClaimedMail(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,34 +31,8 @@ class ClaimedMail(msgspec.Struct, frozen=True, kw_only=True):
     signature_id: int | None
     token_id: int | None
     attempts: int
-    mailing_id: int | None = None  # a mailing's message (campaign/mailings.py)
+    mailing_id: int | None = None  # a mailing's message (campaign/reach/mailings.py)
     invitation_id: int | None = None
-
-
-class MailContextRow(msgspec.Struct, frozen=True, kw_only=True):
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
-    territory_name: str
-    territory_departement: str | None
-    campaign_title: str
-    token_salt: bytes | None
-    withdraw_salt: bytes | None
-    erased: bool
-
-
-class Undeliverable(Exception):
-    """The message cannot be built (signature or token gone, template broken): not worth retrying.
-
-    `reason` is recorded in the row; `hint` is for the log and holds no personal data.
-    """
-
-    def __init__(self, reason: str, hint: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
 
 
 # One typed function per query.
@@ -107,40 +58,6 @@ async def claim(pool: asyncpg.Pool, *, limit: int, lease_seconds: float) -> list
     return convert_all(rows, ClaimedMail)
 
 
-async def newest_id(pool: asyncpg.Pool) -> int:
-    newest: int = await pool.fetchval(Q["outbox_newest"])
-    return newest
-
-
-class QueueRate:
-    """How many messages a second are being queued, measured over RUSH_WINDOW_SECONDS from the
-    newest message's number (one step down the primary key, at most once a window)."""
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        *,
-        window: float = RUSH_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._pool = pool
-        self._window = window
-        self._clock = clock
-        self._at: float | None = None
-        self._newest = 0
-        self._rate = 0.0
-
-    async def per_second(self) -> float:
-        now = self._clock()
-        if self._at is not None and now - self._at < self._window:
-            return self._rate
-        newest = await newest_id(self._pool)
-        if self._at is not None:
-            self._rate = max(0, newest - self._newest) / (now - self._at)
-        self._at, self._newest = now, newest
-        return self._rate
-
-
 async def claim_mailings(
     pool: asyncpg.Pool, *, limit: int, lease_seconds: float
 ) -> list[ClaimedMail]:
@@ -157,11 +74,19 @@ async def next_mailing_slot(pool: asyncpg.Pool) -> float | None:
     return max(0.0, (at - datetime.now(UTC)).total_seconds())
 
 
-async def fetch_context(
-    pool: asyncpg.Pool, signature_id: int, token_id: int | None
-) -> MailContextRow | None:
-    row = await pool.fetchrow(Q["outbox_context"], signature_id, token_id)
-    return None if row is None else convert(row, MailContextRow)
+async def newest_id(pool: asyncpg.Pool) -> int:
+    newest: int = await pool.fetchval(Q["outbox_newest"])
+    return newest
+
+
+async def release(pool: asyncpg.Pool, mails: list[ClaimedMail]) -> int:
+    """Gives back claimed messages (their worker stops): due at once for another worker, the
+    interrupted attempt not counted. Returns how many were given back; bounded (TimeoutError),
+    as the worker is stopping."""
+    status = await pool.execute(
+        Q["outbox_release"], [m.id for m in mails], [m.attempts for m in mails], timeout=5
+    )
+    return int(status.split()[-1])
 
 
 # The three outcomes return False when the row is no longer ours (its lease ran out and another
@@ -176,43 +101,55 @@ async def mark_sent(pool: asyncpg.Pool, mails: list[ClaimedMail]) -> set[int]:
     return {row["id"] for row in rows}
 
 
+@dataclass(eq=False)
+class _Sent:
+    mail: ClaimedMail
+    done: asyncio.Future[bool] = field(repr=False)
+
+
 class SentLog:
     """Records the messages sent, those whose sends end while others are being recorded together:
     one statement and one commit for a dozen messages in a rush, none added when quiet."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
-        self._waiting: list[tuple[ClaimedMail, asyncio.Future[bool]]] = []
+        self._waiting: list[_Sent] = []
         self._writer: asyncio.Task[None] | None = None
 
     async def record(self, mail: ClaimedMail) -> bool:
         """`mark_sent` for this message: False when the row is no longer ours."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((mail, done))
+        self._waiting.append(_Sent(mail, done))
         if self._writer is None:
-            self._writer = asyncio.create_task(self._write(), name="outbox-sent-log")
+            self._writer = asyncio.create_task(self._drain(), name="outbox-sent-log")
         # A caller cancelled (the worker stops) cancels only its wait: the record is written.
         return await done
 
-    async def _write(self) -> None:
+    async def _drain(self) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
-                try:
-                    recorded = await mark_sent(self._pool, [mail for mail, _ in batch])
-                except BaseException as exc:  # each caller sees it: the lease brings the row back
-                    stopped = isinstance(exc, asyncio.CancelledError)
-                    for _, done in batch:
-                        if not done.done():
-                            done.cancel() if stopped else done.set_exception(exc)
-                    if stopped:
-                        raise
-                    continue
-                for mail, done in batch:
-                    if not done.done():
-                        done.set_result(mail.id in recorded)
+                await self._write(batch)
         finally:
             self._writer = None
+
+    async def _write(self, batch: list[_Sent]) -> None:
+        async def write_all() -> set[int]:
+            return await mark_sent(self._pool, [s.mail for s in batch])
+
+        async def write_one(n: int) -> None:
+            await self._write([batch[n]])
+
+        # Not recorded: each caller sees why, and the lease brings the row back. Interrupted:
+        # each caller's wait is cancelled, as the worker's stop gives its claims back.
+        recorded = await group_commit.write_batch(
+            batch, write_all, write_one, log=log, what="sent messages", interrupted=None
+        )
+        if recorded is None:
+            return
+        for s in batch:
+            if not s.done.done():
+                s.done.set_result(s.mail.id in recorded)
 
 
 async def mark_retry(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason: str) -> bool:
@@ -232,343 +169,3 @@ async def mark_failed(pool: asyncpg.Pool, mail: ClaimedMail, reason: str) -> boo
 
 def _updated(status: str) -> bool:
     return status == "UPDATE 1"
-
-
-def territory_label(row: MailContextRow) -> str:
-    if row.territory_level == "commune":
-        return f"{row.territory_name} ({row.territory_departement})"
-    if row.territory_level == "departement":
-        return f"{row.territory_name} ({row.territory_code})"
-    return row.territory_name
-
-
-class MailWorker:
-    """Claims due messages in batches, sends them outside any transaction, records the outcome.
-
-    Signings first: while messages are queued faster than `mail_rush_above` a second (a rush of
-    signings), the worker sends at most `mail_rush_rate` a second, and at full speed again once
-    it has passed. Every message it sends costs the machine and the database what several
-    signings cost (building, SMTP, recording); sent during the rush, it is taken from the
-    signings, whose answers wait for it (bench/RESULTS.md: with the worker at full speed, the
-    signings' p99 rose from about 40 ms to 60-70 ms). The rush's messages then go out just after
-    it: when the machine is the limit, the last one goes out about when it would have anyway.
-    """
-
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        dsn: str,
-        settings: Settings,
-        renderer: MailRenderer,
-        sender: Sender,
-        *,
-        batch_size: int = BATCH_SIZE,
-        lease_seconds: float | None = None,
-        listener_name: str = LISTENER_NAME,
-        queued: QueueRate | None = None,
-    ) -> None:
-        self._pool = pool
-        self._dsn = dsn
-        self._settings = settings
-        self._renderer = renderer
-        self._sender = sender
-        self._batch_size = batch_size
-        self._lease_seconds = (
-            settings.mail_lease_seconds if lease_seconds is None else lease_seconds
-        )
-        self.listener_name = listener_name
-        # Claimed and not yet finished: given back (`outbox_release`) if the worker stops.
-        self._in_flight: dict[int, ClaimedMail] = {}
-        # Another worker (or an earlier run) may have raised the SMTP alert: the first message
-        # that goes out clears it, later ones need not ask.
-        self._auth_alert = True
-        self.shutdown_grace = SHUTDOWN_GRACE_SECONDS
-        self._domain = address_domain(settings.mail_from)
-        self._next_mailing: float | None = None  # seconds until a mailing may send again
-        self._sent = SentLog(pool)
-        self._queued = QueueRate(pool) if queued is None else queued
-        self.rush = False  # yielding to a rush of signings (tests, logs)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
-        wake = asyncio.Event()
-        listener = asyncio.create_task(self._listen(wake, stop), name="outbox-listener")
-        try:
-            while not stop.is_set():
-                wake.clear()
-                started = time.monotonic()
-                try:
-                    processed = await self._round(stop)
-                    pause = await self._rush_pause(processed, time.monotonic() - started)
-                except DB_ERRORS as exc:
-                    log.warning("mail worker: database unavailable (%s)", type(exc).__name__)
-                    processed, pause = 0, 0.0
-                except Exception:
-                    log.exception("mail worker: round failed")
-                    processed, pause = 0, 0.0
-                if pause > 0:
-                    await wait_any(stop, within=pause)
-                elif processed < self._batch_size:  # a full batch means more may be waiting
-                    await wait_any(stop, wake, within=self._idle_wait())
-        finally:
-            if stop.is_set():  # it stops by itself: cancelling it could cut its close short
-                await asyncio.wait({listener}, timeout=5)
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-            await self._sender.close()
-
-    async def run_once(self) -> int:
-        """Claims one batch and delivers it; returns how many messages were processed."""
-        batch = await claim(self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds)
-        self._in_flight.update((m.id, m) for m in batch)
-        # A mailing's messages come at its rate, whoever else is waiting (campaign/mailings.py).
-        batch += await claim_mailings(
-            self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
-        )
-        self._next_mailing = (
-            await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
-        )
-        results = await asyncio.gather(*(self._deliver(m) for m in batch), return_exceptions=True)
-        for mail, result in zip(batch, results, strict=True):
-            if isinstance(result, BaseException):
-                # Recording failed: the lease runs out and another round takes the message again.
-                log.error("outbox %d: outcome not recorded (%s)", mail.id, type(result).__name__)
-        return len(batch)
-
-    async def _round(self, stop: asyncio.Event) -> int:
-        """One `run_once`; when `stop` comes during it, sends in progress get a short grace, then
-        are cancelled and their messages given back to the queue for another worker."""
-        work = asyncio.create_task(self.run_once(), name="outbox-round")
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                await asyncio.wait({work}, timeout=self.shutdown_grace)
-        finally:
-            stopping.cancel()
-            if not work.done():
-                work.cancel()
-                # Bounded: what lingers after this cannot record an outcome any more (the
-                # release below takes the rows from it).
-                await asyncio.wait({work}, timeout=2)
-            if not work.done() or work.cancelled() or stop.is_set():
-                await self.release_claims()
-        return work.result() if work.done() and not work.cancelled() else 0
-
-    async def _deliver(self, mail: ClaimedMail) -> None:
-        """`_process`, keeping the message in `_in_flight` until its outcome is recorded (or
-        recording failed: then its lease brings it back)."""
-        self._in_flight[mail.id] = mail
-        try:
-            await self._process(mail)
-        except asyncio.CancelledError:
-            raise  # stays in flight: released by `_round`
-        except BaseException:
-            self._in_flight.pop(mail.id, None)
-            raise
-        self._in_flight.pop(mail.id, None)
-
-    async def release_claims(self) -> int:
-        """Gives back the messages claimed and not finished (the worker is stopping): due at
-        once, the interrupted attempt not counted. Returns how many were released."""
-        claims = list(self._in_flight.values())
-        self._in_flight.clear()
-        if not claims:
-            return 0
-        try:
-            status = await self._pool.execute(
-                Q["outbox_release"],
-                [m.id for m in claims],
-                [m.attempts for m in claims],
-                timeout=5,
-            )
-        except DB_ERRORS as exc:
-            log.warning(
-                "mail worker: %d claim(s) not released (%s); their lease will bring them back",
-                len(claims),
-                type(exc).__name__,
-            )
-            return 0
-        released = int(status.split()[-1])
-        log.info("mail worker: %d claimed message(s) released on stop", released)
-        return released
-
-    async def _hold_for_credentials(self, mail: ClaimedMail, exc: SmtpAuthError) -> None:
-        """The relay refuses our credentials: alert the operator (log and back office), keep the
-        message and retry it slowly, without counting the attempt."""
-        delay = self._settings.mail_auth_retry_seconds
-        log.error(
-            "SMTP relay refuses the service's credentials (%s): no email can go out until "
-            "SMTP_URL is fixed; outbox %d kept, retried in %g s",
-            exc.code,
-            mail.id,
-            delay,
-        )
-        self._auth_alert = True
-        with contextlib.suppress(*DB_ERRORS):
-            await alerts.raise_alert(self._pool, alerts.SMTP_AUTH, _reply_of(exc.reason)[:300])
-        self._check(mail, await hold(self._pool, mail, delay, exc.reason))
-
-    async def _credentials_work(self) -> None:
-        if self._auth_alert:
-            self._auth_alert = False
-            with contextlib.suppress(*DB_ERRORS):
-                if await alerts.clear_alert(self._pool, alerts.SMTP_AUTH):
-                    log.warning("SMTP relay accepts the service's credentials again")
-
-    async def _process(self, mail: ClaimedMail) -> None:
-        max_attempts = self._settings.mail_max_attempts
-        if mail.attempts > max_attempts:
-            # Only a lease-expired row gets here: its sender kept dying on the last attempt.
-            log.warning("outbox %d: abandoned after %d attempts", mail.id, mail.attempts - 1)
-            reason = "Abandonné : le dernier essai a été interrompu"
-            self._check(mail, await mark_failed(self._pool, mail, reason))
-            return
-        try:
-            message = await self._build(mail)
-        except Undeliverable as exc:
-            log.warning("outbox %d: cannot be built (%s)", mail.id, exc.hint)
-            self._check(mail, await mark_failed(self._pool, mail, exc.reason))
-            return
-        try:
-            await self._sender.send(message)
-        except SmtpAuthError as exc:
-            await self._hold_for_credentials(mail, exc)
-            return
-        except PermanentMailError as exc:
-            log.warning("outbox %d: refused for good (%s)", mail.id, exc.reason[:3])
-            self._check(mail, await mark_failed(self._pool, mail, exc.reason))
-            return
-        except Exception as exc:  # MailError, or anything unexpected: both are retried
-            reason = exc.reason if isinstance(exc, MailError) else f"Erreur inattendue : {exc!r}"
-            code = exc.reason[:3] if isinstance(exc, MailError) else type(exc).__name__
-            if mail.attempts >= max_attempts:
-                log.warning(
-                    "outbox %d: failed after %d attempts (%s)", mail.id, mail.attempts, code
-                )
-                reason = f"{reason} (abandon après {mail.attempts} essais)"
-                self._check(mail, await mark_failed(self._pool, mail, reason))
-            else:
-                delay = min(
-                    self._settings.mail_retry_base_seconds * 2 ** (mail.attempts - 1),
-                    MAX_BACKOFF_SECONDS,
-                )
-                log.info("outbox %d: attempt %d failed (%s)", mail.id, mail.attempts, code)
-                self._check(mail, await mark_retry(self._pool, mail, delay, reason))
-            return
-        if self._check(mail, await self._sent.record(mail)):
-            log.info("outbox %d: sent", mail.id)
-        await self._credentials_work()
-
-    async def _rush_pause(self, processed: int, took: float) -> float:
-        """Seconds to wait after a round of `processed` messages that took `took`: during a rush
-        of signings, what keeps this worker at `mail_rush_rate` (the class's docstring)."""
-        rate = self._settings.mail_rush_rate
-        if processed == 0 or rate <= 0:
-            return 0.0
-        queued = await self._queued.per_second()
-        rush = queued > self._settings.mail_rush_above
-        if rush != self.rush:
-            self.rush = rush
-            if rush:
-                log.info(
-                    "mail worker: %.0f messages/s queued, a rush of signings: at most %g/s sent "
-                    "until it passes",
-                    queued,
-                    rate,
-                )
-            else:
-                log.info("mail worker: the rush has passed (%.0f messages/s queued)", queued)
-        return max(0.0, processed / rate - took) if rush else 0.0
-
-    def _idle_wait(self) -> float:
-        """How long to sleep with nothing to send: until a mailing's next slot, at most the poll."""
-        poll = self._settings.mail_poll_seconds
-        return poll if self._next_mailing is None else max(0.005, min(poll, self._next_mailing))
-
-    @staticmethod
-    def _check(mail: ClaimedMail, recorded: bool) -> bool:
-        if not recorded:
-            log.warning(
-                "outbox %d: lease lost during attempt %d, outcome dropped", mail.id, mail.attempts
-            )
-        return recorded
-
-    async def _build(self, mail: ClaimedMail) -> Message:
-        context = await self._context(mail)
-        try:
-            rendered = self._renderer.render(mail.template, context)
-        except Exception as exc:  # missing template, undefined variable, syntax error
-            raise Undeliverable(
-                f"Rendu impossible du modèle {mail.template!r} : {exc}", type(exc).__name__
-            ) from exc
-        return build_message(
-            rendered,
-            sender=self._settings.mail_from,
-            recipient=mail.recipient,
-            message_id_domain=self._domain,
-            headers=context.get("headers"),
-            message_id=f"<outbox-{mail.id}@{self._domain}>",
-        )
-
-    async def _context(self, mail: ClaimedMail) -> dict[str, Any]:
-        base_url = self._settings.base_url
-        context: dict[str, Any] = {
-            "campaign_url": f"{base_url}/",
-            "privacy_url": f"{base_url}/confidentialite",
-            "expires_days": self._settings.token_ttl_days,
-        }
-        if mail.template in reach_mail.TEMPLATES:
-            try:
-                context.update(await reach_mail.context(self._pool, self._settings, mail))
-            except LookupError as exc:
-                raise Undeliverable("Envoi ou invitation introuvable", str(exc)) from exc
-        if mail.signature_id is None:
-            return context
-        row = await fetch_context(self._pool, mail.signature_id, mail.token_id)
-        if row is None:
-            raise Undeliverable("Signature introuvable", "no signature")
-        context.update(
-            given_name=row.given_name,
-            family_name=row.family_name,
-            mandate_label=LABELS.get(row.mandate, row.mandate),
-            territory_label=territory_label(row),
-            campaign_title=row.campaign_title,
-        )
-        if mail.token_id is not None:
-            if row.token_salt is None:
-                raise Undeliverable("Lien de confirmation introuvable", "no token")
-            token = tokens.derive(self._settings.secret_key, row.token_salt)
-            context["confirm_url"] = f"{base_url}/confirmer/{token}"
-        # Every email about a signature carries the link to withdraw it, in the text and as
-        # List-Unsubscribe (one-click POST, RFC 8058). A mailing has its own opt-out headers
-        # and shows the link itself (campaign/reach_mail.py).
-        if "withdrawal_url" not in context:
-            salt = row.withdraw_salt
-            if salt is None and not row.erased:  # signed before signings made the link
-                salt = await withdrawal.withdrawal_salt(
-                    self._pool, self._settings, mail.signature_id
-                )
-            if salt is not None:
-                context["withdraw_url"] = withdrawal.withdraw_url(self._settings, salt)
-                context.setdefault(
-                    "headers", withdrawal.unsubscribe_headers(context["withdraw_url"])
-                )
-        return context
-
-    async def _listen(self, wake: asyncio.Event, stop: asyncio.Event) -> None:
-        await keep_listening(
-            self._dsn,
-            CHANNEL,
-            wake,
-            stop,
-            application_name=self.listener_name,
-            log=log,
-            what="mail worker",
-        )
-
-
-def _reply_of(reason: str) -> str:
-    """The relay's reply in a recorded reason (`… : 535 5.7.8 …`)."""
-    return reason.rpartition(" : ")[2]

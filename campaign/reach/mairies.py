@@ -11,9 +11,9 @@ named from the register of elected officials when it is loaded.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import lzma
+from importlib.resources.abc import Traversable
 from typing import Final
 
 import asyncpg
@@ -26,21 +26,31 @@ from campaign.territories.index import TerritoryIndex
 DATA_FILE: Final = resources.DATA / "mairies.csv.xz"
 
 
-@functools.cache
-def directory() -> dict[str, str]:
-    """INSEE code → the town hall's address (read once per process)."""
-    text = lzma.decompress(DATA_FILE.read_bytes()).decode()
-    return {row["code"]: row["email"] for row in csv.DictReader(io.StringIO(text))}
+class TownHalls:
+    """INSEE code → the town hall's address, read on first use and kept (one per process, on the
+    Runtime)."""
+
+    def __init__(self, path: Traversable = DATA_FILE) -> None:
+        self._path = path
+        self._addresses: dict[str, str] | None = None
+
+    def addresses(self) -> dict[str, str]:
+        if self._addresses is None:
+            text = lzma.decompress(self._path.read_bytes()).decode()
+            self._addresses = {
+                row["code"]: row["email"] for row in csv.DictReader(io.StringIO(text))
+            }
+        return self._addresses
 
 
 async def invitees_for(
-    conn: asyncpg.Connection, index: TerritoryIndex, level: str, code: str
+    conn: asyncpg.Connection, index: TerritoryIndex, town_halls: TownHalls, level: str, code: str
 ) -> tuple[list[Invitee], int]:
     """The maires of a département's (or région's) communes, at their town hall's address;
     and how many communes have no address in the directory."""
     field = "departement" if level == "departement" else "region"
     communes = [t for t in index.all("commune") if getattr(t, field) == code]
-    known = directory()
+    known = town_halls.addresses()
     codes = [t.code for t in communes if t.code in known]
     names = {
         r["code"]: (r["given_name"], r["family_name"])

@@ -136,7 +136,9 @@ class SigningBatcher:
         self, batch: list[_Signing], assessed: list[abuse.Assessment] | None = None
     ) -> None:
         campaign = batch[0].campaign
-        try:
+
+        async def write_all() -> tuple[list[abuse.Assessment], list[bool]]:
+            nonlocal assessed
             async with self._pool.acquire() as conn:
                 if assessed is None:
                     assessed = await abuse.assess_many(
@@ -151,20 +153,18 @@ class SigningBatcher:
                     campaign,
                     [(s.req, flags) for s, flags in zip(batch, assessed, strict=True)],
                 )
-        except group_commit.DATA_ERRORS as exc:
-            if len(batch) == 1:
-                group_commit.fail((x.done for x in batch), exc)
-                return
-            log.warning("a batch of %d signings failed (%s): one by one", len(batch), exc)
-            for n, one in enumerate(batch):
-                await self._write([one], None if assessed is None else [assessed[n]])
+            return assessed, created
+
+        async def write_one(n: int) -> None:
+            # Counted once: a signing retried alone keeps the assessment its batch made.
+            await self._write([batch[n]], None if assessed is None else [assessed[n]])
+
+        written = await group_commit.write_batch(
+            batch, write_all, write_one, log=log, what="signings", interrupted="signing interrupted"
+        )
+        if written is None:
             return
-        except Exception as exc:  # the database is down or slow: each request answers 503
-            group_commit.fail((x.done for x in batch), exc)
-            return
-        except asyncio.CancelledError:  # the process stops: nothing is known to be written
-            group_commit.fail((x.done for x in batch), ConnectionError("signing interrupted"))
-            raise
+        flags_of, created = written
         self.batches += 1
         self.largest = max(self.largest, len(batch))
         if self._waking is None:
@@ -185,7 +185,7 @@ class SigningBatcher:
         ):
             self._unmerged = 0
             self._merging = self._spawn(self._merge_search_pending())
-        for s, flags, made in zip(batch, assessed, created, strict=True):
+        for s, flags, made in zip(batch, flags_of, created, strict=True):
             if not s.done.done():
                 s.done.set_result((flags, made))
 

@@ -70,23 +70,23 @@ class ConfirmBatcher:
             self._flushing -= 1
 
     async def _write(self, batch: list[_Confirming]) -> None:
-        try:
+        async def write_all() -> list[Outcome]:
             async with self._pool.acquire() as conn:
-                outcomes = await signatures.confirm_many(conn, [c.token for c in batch])
-        except group_commit.DATA_ERRORS as exc:
-            if len(batch) == 1:
-                group_commit.fail((x.done for x in batch), exc)
-                return
-            log.warning("a batch of %d confirmations failed (%s): one by one", len(batch), exc)
-            for one in batch:
-                await self._write([one])
+                return await signatures.confirm_many(conn, [c.token for c in batch])
+
+        async def write_one(n: int) -> None:
+            await self._write([batch[n]])
+
+        outcomes = await group_commit.write_batch(
+            batch,
+            write_all,
+            write_one,
+            log=log,
+            what="confirmations",
+            interrupted="confirming interrupted",
+        )
+        if outcomes is None:
             return
-        except Exception as exc:  # the database is down or slow: each request answers 503
-            group_commit.fail((x.done for x in batch), exc)
-            return
-        except asyncio.CancelledError:  # the process stops: nothing is known to be written
-            group_commit.fail((x.done for x in batch), ConnectionError("confirming interrupted"))
-            raise
         self.batches += 1
         self.largest = max(self.largest, len(batch))
         for c, outcome in zip(batch, outcomes, strict=True):

@@ -49,14 +49,10 @@ async def _queue_confirmation(
     )
 
 
-def _new_row(
-    settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
-) -> tuple[object, ...]:
-    """sign_new's parameters: the confirmation link and the withdrawal link are made here."""
+def _form(req: SigningRequest) -> tuple[object, ...]:
+    """What the form says, in the order `sign_new` and `refresh_pending_signature` take it."""
     t = req.territory
     return (
-        campaign.id,
-        req.email,
         req.given_name,
         req.family_name,
         req.mandate,
@@ -65,6 +61,17 @@ def _new_row(
         req.public,
         req.comment,
         req.ref,
+    )
+
+
+def _new_row(
+    settings: Settings, campaign: Campaign, req: SigningRequest, flags: abuse.Assessment
+) -> tuple[object, ...]:
+    """sign_new's parameters: the confirmation link and the withdrawal link are made here."""
+    return (
+        campaign.id,
+        req.email,
+        *_form(req),
         campaign.current_version,
         *tokens.issue(settings.secret_key),
         settings.token_ttl_days,
@@ -157,7 +164,6 @@ async def sign_existing(
 ) -> SignOutcome:
     """A signing whose address has signed the campaign already (or is new again): in one
     transaction, refresh a pending signature and send a new link, or tell a confirmed signer."""
-    t = req.territory
     async with conn.transaction():
         existing = await conn.fetchrow(Q["lock_signature_by_email"], campaign.id, req.email)
         if existing is None:  # deleted in between (a purge): the address is new again
@@ -178,14 +184,7 @@ async def sign_existing(
             await conn.execute(
                 Q["refresh_pending_signature"],
                 existing["id"],
-                req.given_name,
-                req.family_name,
-                req.mandate,
-                t.level,
-                t.code,
-                req.public,
-                req.comment,
-                req.ref,
+                *_form(req),
                 campaign.current_version,
                 CONSENT_VERSION,
                 list(flags.reasons),
@@ -223,8 +222,9 @@ async def resend_confirmation(
     return True
 
 
-class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
-    """What a confirmation link points at, shown on the page before the signer confirms."""
+class LinkedSignature(msgspec.Struct, frozen=True, kw_only=True):
+    """What a signer's link (confirmation, withdrawal) points at, shown on its page before the
+    signer acts."""
 
     signature_id: int
     campaign_id: int
@@ -235,6 +235,9 @@ class Confirmation(msgspec.Struct, frozen=True, kw_only=True):
     territory_level: str
     territory_code: str
     public: bool
+
+
+class Confirmation(LinkedSignature, frozen=True, kw_only=True):
     expires_at: datetime
     expired: bool
 

@@ -13,24 +13,18 @@ import enum
 import logging
 
 import asyncpg
-import msgspec
 
 from campaign.core import tokens
 from campaign.core.db import Q
 from campaign.core.settings import Settings
+from campaign.signing.signatures import LinkedSignature
 
 log = logging.getLogger(__name__)
 
 
-def withdraw_url(settings: Settings, salt: bytes) -> str:
+def withdrawal_url(settings: Settings, salt: bytes) -> str:
     """The link to withdraw a signature (its token re-derived from the stored salt)."""
     return f"{settings.base_url}/retirer/{tokens.derive(settings.secret_key, salt)}"
-
-
-def unsubscribe_headers(url: str) -> dict[str, str]:
-    """`List-Unsubscribe` pointing at the withdrawal: mail clients POST
-    `List-Unsubscribe=One-Click` to it (RFC 8058), which withdraws the signature."""
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
 async def withdrawal_salt(
@@ -38,8 +32,8 @@ async def withdrawal_salt(
 ) -> bytes | None:
     """The salt of the signature's withdrawal link, made on first use; None once erased.
 
-    The mail worker calls this for every message about a signature (mailings included), so the
-    link exists for every signature that was ever written to, old ones too.
+    An email to a signer whose signature has none yet makes it (campaign/signing/emails.py,
+    mailings included), so the link exists for every signature ever written to, old ones too.
     """
     salt, token_hash = tokens.issue(settings.secret_key)
     made: bytes | None = await pool.fetchval(
@@ -51,18 +45,7 @@ async def withdrawal_salt(
     return existing
 
 
-class Withdrawal(msgspec.Struct, frozen=True, kw_only=True):
-    """What a withdrawal link points at, shown before the signer confirms."""
-
-    signature_id: int
-    campaign_id: int
-    status: str
-    given_name: str
-    family_name: str
-    mandate: str
-    territory_level: str
-    territory_code: str
-    public: bool
+class Withdrawal(LinkedSignature, frozen=True, kw_only=True):
     erased: bool
 
 

@@ -43,12 +43,16 @@ class Territory(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def label(self) -> str:
-        """Unique per level: 4 communes are named Saint-Martin, one per département."""
-        if self.level == "commune":
-            return f"{self.name} ({self.departement})"
-        if self.level == "departement":
-            return f"{self.name} ({self.code})"
-        return self.name
+        return territory_label(self.level, self.code, self.name, self.departement)
+
+
+def territory_label(level: str, code: str, name: str, departement: str | None) -> str:
+    """Unique per level: 4 communes are named Saint-Martin, one per département."""
+    if level == "commune":
+        return f"{name} ({departement})"
+    if level == "departement":
+        return f"{name} ({code})"
+    return name
 
 
 class Resolution(msgspec.Struct, frozen=True):

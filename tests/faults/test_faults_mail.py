@@ -228,7 +228,7 @@ async def test_smtp_535_alerts_the_operator_and_keeps_every_message(
             assert not relay.messages
         text = logs.text()
         assert "SMTP relay refuses the service's credentials (535)" in text
-        assert any(line.startswith("ERROR campaign.mail.outbox") for line in logs.lines)
+        assert any(line.startswith("ERROR campaign.mail.worker") for line in logs.lines)
         for secret in (SMTP_USER, BAD_PASSWORD, *addresses):
             assert secret not in text, secret
 

@@ -151,7 +151,8 @@ async def test_a_send_cut_short_does_not_wait_for_a_stuck_relay() -> None:
     polite QUIT that a relay stuck in DATA would never answer."""
     from aiosmtpd.controller import Controller
 
-    from campaign.mail.message import RenderedEmail, SmtpSender, build_message
+    from campaign.mail.message import RenderedEmail, build_message
+    from campaign.mail.smtp import SmtpSender
 
     box = SlowMailbox()
     controller = Controller(box, hostname="127.0.0.1", port=free_port())

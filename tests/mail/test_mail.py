@@ -31,9 +31,11 @@ from campaign.core import tokens
 from campaign.core.resources import PACKAGE
 from campaign.core.settings import Settings, load_settings
 from campaign.mail import outbox
-from campaign.mail.message import MailRenderer, RenderedEmail, SmtpSender, build_message, flatten
-from campaign.mail.outbox import MailWorker
+from campaign.mail.message import MailRenderer, RenderedEmail, build_message, flatten
 from campaign.mail.sink import MailSink, free_port
+from campaign.mail.smtp import SmtpSender
+from campaign.mail.worker import MailWorker, QueueRate
+from campaign.runtime import email_contexts
 from campaign.site.devmail import DevMailController
 from tests.support.app import migrated_database
 
@@ -239,7 +241,15 @@ async def make_worker(
 ) -> MailWorker:
     assert settings.smtp_url is not None
     pool = await pools()
-    return MailWorker(pool, dsn, settings, MailRenderer(), SmtpSender(settings.smtp_url), **kw)
+    return MailWorker(
+        pool,
+        dsn,
+        settings,
+        MailRenderer(),
+        SmtpSender(settings.smtp_url),
+        contexts=email_contexts(),
+        **kw,
+    )
 
 
 async def drain(worker: MailWorker, data: Fixture, ids: list[int], rounds: int = 100) -> None:
@@ -696,7 +706,7 @@ async def test_the_queue_rate_is_measured_from_the_newest_message(
 ) -> None:
     pool = await pools()
     now = [100.0]
-    rate = outbox.QueueRate(pool, window=0.5, clock=lambda: now[0])
+    rate = QueueRate(pool, window=0.5, clock=lambda: now[0])
     assert await rate.per_second() == 0  # the first look: nothing to compare with
     before = await outbox.newest_id(pool)
     signature_id, token_id, _ = await data.signature()
@@ -718,7 +728,7 @@ async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
     """While messages are queued faster than MAIL_RUSH_ABOVE a second, the worker sends at most
     MAIL_RUSH_RATE a second; at full speed again once the rush has passed. The same rush with
     MAIL_RUSH_RATE=0 (no yielding) shows what full speed sends meanwhile."""
-    caplog.set_level(logging.INFO, logger="campaign.mail.outbox")
+    caplog.set_level(logging.INFO, logger="campaign.mail.worker")
     signature_id, token_id, _ = await data.signature()
 
     async def rush(worker: MailWorker, label: str) -> tuple[int, list[int], float]:
@@ -759,7 +769,7 @@ async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
 
     async def worker(rush_rate: str) -> MailWorker:
         settings = settings_for(smtp.url, MAIL_RUSH_ABOVE="100", MAIL_RUSH_RATE=rush_rate)
-        rate = outbox.QueueRate(await pools(), window=0.2)
+        rate = QueueRate(await pools(), window=0.2)
         return await make_worker(pools, dsn, settings, batch_size=5, queued=rate)
 
     paced = await worker("20")
@@ -771,7 +781,7 @@ async def test_the_worker_yields_to_a_rush_of_signings_then_sends_the_rest(
     assert await data.db.fetchval(
         "SELECT count(*) FROM outbox WHERE id = ANY($1) AND status = 'sent'", ids
     ) == len(ids)
-    said = [r.getMessage() for r in caplog.records if r.name == "campaign.mail.outbox"]
+    said = [r.getMessage() for r in caplog.records if r.name == "campaign.mail.worker"]
     assert any("a rush of signings: at most 20/s sent" in m for m in said)
     assert any("the rush has passed" in m for m in said)
 
@@ -980,7 +990,7 @@ async def test_devmail_pages(tmp_path: Path) -> None:
 
 
 async def test_sender_reports_a_dropped_connection_as_temporary() -> None:
-    from campaign.mail.message import TemporaryMailError
+    from campaign.mail.smtp import TemporaryMailError
 
     async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 bonjour\r\n")

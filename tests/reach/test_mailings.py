@@ -25,10 +25,12 @@ from campaign.core.db import create_pool
 from campaign.core.resources import DEMO_CAMPAIGNS
 from campaign.core.settings import load_settings
 from campaign.letter.campaigns import seed_campaigns
-from campaign.mail.message import MailRenderer, SmtpSender
-from campaign.mail.outbox import MailWorker
+from campaign.mail.message import MailRenderer
+from campaign.mail.smtp import SmtpSender
+from campaign.mail.worker import MailWorker
 from campaign.moderation.filters import SignatoryFilter
 from campaign.reach import mailings
+from campaign.runtime import email_contexts
 from tests.support.admin import campaign_row, make_signature
 from tests.support.app import migrated_database
 from tests.support.mail import Mailbox
@@ -146,6 +148,7 @@ async def workers(url: str, mailbox: Mailbox, n: int) -> AsyncIterator[asyncio.E
                 settings,
                 MailRenderer(),
                 SmtpSender(settings.smtp_url or ""),
+                contexts=email_contexts(),
                 listener_name=f"test-worker-{i}",
             ).run(stop)
         )
