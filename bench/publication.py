@@ -27,7 +27,7 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from campaign.core.resources import DEMO_CAMPAIGNS
-from campaign.letter.campaigns import _render_markdown, parse_campaign_file
+from campaign.letter.campaigns import parse_campaign_file, render_letter
 from campaign.publication import files
 from campaign.publication.letter import render_listing
 from campaign.publication.listing import ListedSignatory, Listing, group
@@ -93,7 +93,7 @@ def main() -> None:
         lambda: files.letter_pdf(
             title=campaign.title,
             addressees=campaign.addressees,
-            letter_html=_render_markdown(campaign.body),
+            letter_html=render_letter(campaign.body),
             published_on="8 juillet 2027",
             total=int(args.names * 1.25),
             listing=listing,

@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 _markdown = MarkdownIt("commonmark", {"html": False, "typographer": True})
 
 
+def render_letter(text: str) -> str:
+    """A letter's Markdown in HTML (no raw HTML let through)."""
+    html: str = _markdown.render(text)
+    return html
+
+
 class CampaignFileError(ValueError):
     pass
 
@@ -58,8 +64,7 @@ class Campaign(PublicCampaign, frozen=True, kw_only=True, dict=True):
     @functools.cached_property
     def body_html(self) -> str:
         """The letter in HTML, rendered once per campaign as this process read it."""
-        html: str = _markdown.render(self.body)
-        return html
+        return render_letter(self.body)
 
 
 def parse_campaign_file(path: Traversable) -> CampaignDefinition:

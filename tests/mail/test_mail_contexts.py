@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from campaign.core.settings import PROJECT_ROOT, load_settings
+from campaign.core import resources
+from campaign.core.settings import load_settings
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.outbox import ClaimedMail
 from campaign.runtime import email_contexts
 
 
 def test_every_email_has_a_context_builder() -> None:
-    folders = {p.name for p in (PROJECT_ROOT / "emails").iterdir() if p.is_dir()}
+    folders = {p.name for p in resources.EMAILS.iterdir() if p.is_dir()}
     assert (
         set(email_contexts()) == folders == {"confirm", "already_signed", "mailing", "invitation"}
     )
