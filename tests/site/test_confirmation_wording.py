@@ -109,3 +109,23 @@ async def test_the_thank_you_page_asks_to_wait_before_signing_again(
     assert "quelques minutes" in text and "indésirables" in text
     assert "signez une seconde fois" in text
     assert "signez à nouveau" not in text
+
+
+async def test_figures_agree_with_their_nouns(
+    server: str, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    from campaign.core.frenchnumbers import plural
+
+    for page in ("/", "/widget"):
+        text = (await client.get(page)).text
+        found = re.search(
+            r'id="total"[^>]*>([^<]+)</strong>\s*<span data-noun="[^"]+">([^<]+)<', text
+        )
+        assert found, page
+        total = int(re.sub(r"\D", "", found.group(1)))
+        assert found.group(2) == plural(total, "élu signataire"), page
+    # The territory pages write the share of maires next to its raw numbers (checked with a
+    # register in tests/core/test_frenchnumbers.py): never « 0 % » for a share above zero.
+    territory = await client.get("/territoires/departement/69")
+    assert territory.status_code == 200
+    assert "0\u00a0% (" not in territory.text
