@@ -20,6 +20,7 @@ from litestar.types import ControllerRouterHandler
 
 from campaign import admin, api, site
 from campaign.api import openapi_errors
+from campaign.core import frenchnumbers
 from campaign.core.settings import Settings, load_settings
 from campaign.mail.sink import MailSink
 from campaign.runtime import Runtime, running
@@ -30,6 +31,11 @@ log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 64 * 1024  # a signature is a few hundred bytes
+
+
+def _french_numbers(engine: JinjaTemplateEngine) -> None:
+    """Every template writes figures one way (campaign/core/frenchnumbers.py)."""
+    engine.engine.globals.update(frenchnumbers.TEMPLATE_GLOBALS)
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:
@@ -66,7 +72,9 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
             "mail_sink": Provide(provide_sink, sync_to_thread=False),
         },
         template_config=TemplateConfig(
-            directory=PACKAGE_DIR / "templates", engine=JinjaTemplateEngine
+            directory=PACKAGE_DIR / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=_french_numbers,
         ),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

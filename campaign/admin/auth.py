@@ -24,6 +24,7 @@ from litestar.response import Redirect, Template
 from campaign.core import audit, clientaddr
 from campaign.core.audit import Actor
 from campaign.core.db import Q
+from campaign.core.frenchnumbers import count_of
 from campaign.organisers import passwords, sessions, throttle
 from campaign.organisers.accounts import normalise_email
 from campaign.organisers.roles import RANK, allows
@@ -131,9 +132,7 @@ class LoginController(Controller):
         async with runtime.pool.acquire() as conn:
             wait = await throttle.wait_seconds(conn, email, address)
             if wait:
-                message = (
-                    f"Trop de tentatives. Réessayez dans {wait} seconde{'s' if wait > 1 else ''}."
-                )
+                message = f"Trop de tentatives. Réessayez dans {count_of(wait, 'seconde')}."
                 return _login_page(message, email, target, status=429)
             row = await conn.fetchrow(Q["admin_organiser_by_email"], email)
             stored = row["password_hash"] if row is not None and row["active"] else None

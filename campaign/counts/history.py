@@ -35,6 +35,7 @@ from campaign.core.bodies import etag_of, gzipped
 from campaign.core.clock import Clock, loop_time
 from campaign.core.db import DB_ERRORS, Q
 from campaign.core.frenchdates import PARIS
+from campaign.core.frenchnumbers import count_of, number
 from campaign.letter.campaigns import Campaign
 from campaign.territories.index import TerritoryIndex
 
@@ -251,8 +252,7 @@ def _nice_max(value: int) -> int:
         step *= 10
 
 
-def _thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
+_thousands = number
 
 
 def chart(
@@ -294,7 +294,7 @@ def chart(
     first, last = points[0], points[-1]
     when = _short if t1 - t0 >= 2 * 86400 else _short_hour
     desc = (
-        f"De {_thousands(first.total)} signature{'s' if first.total > 1 else ''} le "
+        f"De {count_of(first.total, 'signature')} le "
         f"{when(first.hour)} à {_thousands(last.total)} le {when(last.hour)}."
     )
     out = [

@@ -31,6 +31,7 @@ import jinja2
 import msgspec
 from markupsafe import Markup
 
+from campaign.core import frenchnumbers
 from campaign.core.bodies import etag_of, gzipped
 from campaign.core.clock import Clock
 from campaign.core.db import DB_ERRORS, Q, convert_all
@@ -64,6 +65,7 @@ class Artifact:
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False
 )
+_env.globals.update(frenchnumbers.TEMPLATE_GLOBALS)
 
 
 def render_listing(groups: list[RegionGroup], count: int) -> Markup:

@@ -240,6 +240,9 @@ class LinkedSignature(msgspec.Struct, frozen=True, kw_only=True):
 class Confirmation(LinkedSignature, frozen=True, kw_only=True):
     expires_at: datetime
     expired: bool
+    # Flagged (campaign/signing/abuse.py): confirmed, but neither counted nor listed until an
+    # organiser clears it. The signer is told so, never why.
+    suspect: bool = False
 
 
 async def find_confirmation(conn: asyncpg.Connection, token: str) -> Confirmation | None:

@@ -13,7 +13,7 @@ from litestar.response import Template
 
 from campaign.core.bodies import etag_of, gzipped
 from campaign.core.frenchdates import days_until
-from campaign.core.frenchnumbers import percent
+from campaign.core.frenchnumbers import count_of, number, percent
 from campaign.letter.campaigns import Campaign
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import signatures
@@ -58,6 +58,12 @@ class TerritoryFigures:
         self.maires = register.maires[t.level].get(t.code, 0)
         self.maires_signed = counts.metric("maires_signed", t.level, t.code)
         self.coverage = percent(runtime.counts.coverage(campaign_id, t.level, t.code))
+        # The raw numbers next to the share: « 1 commune sur 3 985 ».
+        self.coverage_detail = (
+            f"{count_of(self.maires_signed, 'commune')} sur {number(self.maires)}"
+            if self.maires
+            else ""
+        )
 
 
 def _communes_with_signatures(

@@ -11,6 +11,15 @@
   var progressEl = document.getElementById("progress");
   var nf = new Intl.NumberFormat("fr-FR");
 
+  // The noun next to the total agrees with it (campaign/core/frenchnumbers.py: singular for 0, 1).
+  function setNoun(total) {
+    var nouns = document.querySelectorAll("[data-noun]");
+    for (var i = 0; i < nouns.length; i++) {
+      var forms = nouns[i].getAttribute("data-noun").split("|");
+      nouns[i].textContent = total < 2 ? forms[0] : forms[1];
+    }
+  }
+
   function setCount(level, code, count) {
     // Table cells and figures; the maps' shapes carry the same attributes: see recolour().
     var cells = document.querySelectorAll('[data-level="' + level + '"][data-code="' + code + '"]:not(path)');
@@ -24,9 +33,17 @@
   }
 
   // The share of a territory's maires who signed ("12,5 %"), a dash without a register.
+  // As campaign/core/frenchnumbers.py writes it: below 1 %, per thousand (never « 0 % »).
   var pct = new Intl.NumberFormat("fr-FR", { style: "percent", maximumFractionDigits: 1 });
-  function setCoverage(level, code, share) {
-    var text = typeof share === "number" ? pct.format(share).replace(/\u202f/g, "\u00a0") : "—";
+  var permille = new Intl.NumberFormat("fr-FR", { maximumFractionDigits: 1 });
+  function share(value, space) {
+    if (value > 0 && value < 0.00005) return "moins de 0,1" + space + "‰";
+    if (value > 0 && value < 0.01) return permille.format(value * 1000) + space + "‰";
+    if (value >= 0.9995 && value < 1) return "plus de 99,9" + space + "%";
+    return pct.format(value).replace(/[\u202f\u00a0]%/, space + "%");
+  }
+  function setCoverage(level, code, value) {
+    var text = typeof value === "number" ? share(value, "\u00a0") : "—";
     var cells = document.querySelectorAll('[data-coverage="' + level + ":" + code + '"]');
     for (var i = 0; i < cells.length; i++) {
       if (cells[i].textContent !== text) cells[i].textContent = text;
@@ -56,7 +73,7 @@
     return color;
   }
   function mapText(value, map) {
-    if (map.measure === "coverage") return pct.format(value).replace(/\u00a0/g, "\u202f");
+    if (map.measure === "coverage") return share(value, "\u202f");
     var noun = map.unit.length === 2 ? " " + map.unit[value < 2 ? 0 : 1] : "";
     return nf.format(value).replace(/\u00a0/g, "\u202f") + noun;
   }
@@ -172,7 +189,8 @@
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (totalEl && typeof data.total === "number") {
-        totalEl.textContent = nf.format(data.total).replace(/\u202f|\u00a0/g, " ");
+        totalEl.textContent = nf.format(data.total).replace(/\u00a0/g, "\u202f");
+        setNoun(data.total);
         if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
       }
       if (typeof data.total === "number") setLiveTotals(data.total);

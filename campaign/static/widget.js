@@ -34,12 +34,22 @@
     }
   }
 
+  // The noun next to the total agrees with it (campaign/core/frenchnumbers.py: singular for 0, 1).
+  function setNoun(total) {
+    var nouns = document.querySelectorAll("[data-noun]");
+    for (var i = 0; i < nouns.length; i++) {
+      var forms = nouns[i].getAttribute("data-noun").split("|");
+      nouns[i].textContent = total < 2 ? forms[0] : forms[1];
+    }
+  }
+
   if (window.EventSource) {
     new EventSource(api + "/events").addEventListener("counts", function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
       if (totalEl && typeof data.total === "number") {
-        totalEl.textContent = nf.format(data.total).replace(/\u202f|\u00a0/g, " ");
+        totalEl.textContent = nf.format(data.total).replace(/\u00a0/g, "\u202f");
+        setNoun(data.total);
         if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
       }
       (data.changed || []).forEach(recolour);

@@ -31,7 +31,7 @@ import msgspec
 from markupsafe import Markup, escape
 
 from campaign.core import resources
-from campaign.core.frenchnumbers import NNBSP, percent
+from campaign.core.frenchnumbers import NNBSP, number, percent, plural
 
 DATA_FILE = resources.DATA / "map" / "france.json"
 
@@ -104,14 +104,13 @@ def load(path: Traversable = DATA_FILE) -> MapData:
 def french_number(value: float) -> str:
     """1234 → "1 234" (narrow no-break space), 0.25 → "0,25" (two decimals at most)."""
     if float(value).is_integer():
-        text = f"{int(value):,}"
-    else:
-        text = f"{value:,.2f}".rstrip("0").rstrip(".")
+        return number(int(value))
+    text = f"{value:,.2f}".rstrip("0").rstrip(".")
     return text.replace(",", _NNBSP).replace(".", ",")
 
 
 def french_percent(share: float) -> str:
-    """0.125 → "12,5 %" (a share between 0 and 1), as figures write it."""
+    """0.125 → "12,5 %", 0.00025 → "0,3 ‰" (a share between 0 and 1), as figures write it."""
     return percent(share, space=NNBSP)
 
 
@@ -173,11 +172,13 @@ def class_label(
     """ "5 à 9" for integers (the next class starts at 10), "50 et plus" for the last class;
     for fractions, "moins de 1 %" (the first class: zero has its own colour), "1 % à 5 %"."""
     c = classes[index]
+    low, high_text = value_format(c.low), value_format(c.high)
     if index == len(classes) - 1:
-        return f"{value_format(c.low)} et plus"
+        # A bound that is already a range (« moins de 0,1 ‰ ») takes no « et plus ».
+        return low if low.startswith(("moins de", "plus de")) else f"{low} et plus"
     integral = all(float(k.low).is_integer() for k in classes)
     if index == 0 and not integral:
-        return f"moins de {value_format(c.high)}"
+        return high_text if high_text.startswith("moins de") else f"moins de {high_text}"
     high = c.high - 1 if integral else c.high
     if high <= c.low:
         return value_format(c.low)
@@ -231,7 +232,7 @@ def render_map(
 
     def tooltip(code: str) -> str:
         value = amounts[code]
-        noun = f" {unit[0] if value < 2 else unit[1]}" if unit else ""
+        noun = f" {plural(int(value), *unit)}" if unit else ""
         return f"{labels.get(code, code)} : {fmt(value)}{noun}"
 
     def territory(code: str, d: str) -> str:

@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import pytest
 
+from campaign.core.frenchnumbers import percent
 from campaign.register.officials import load_command
 from tests.support.app import app_server, migrated_database, unique_email
 from tests.support.mail import Mailbox
@@ -173,8 +174,7 @@ async def test_the_real_maire_is_verified_and_an_invented_name_is_not(
     last = [t for t in live if t["code"] == "42"][-1]
     assert (last["verified"], last["coverage"]) == (1, after["coverage"])
     home = (await web.get("/")).text
-    share = f"{100 / after['maires']:.1f}".rstrip("0").rstrip(".").replace(".", ",")
-    assert f'data-coverage="departement:42">{share}\u00a0%<' in home
+    assert f'data-coverage="departement:42">{percent(1 / after["maires"])}<' in home
 
 
 async def test_the_counts_schema_documents_the_new_fields(web: httpx.AsyncClient) -> None:

@@ -125,7 +125,8 @@ RETURNING id;
 
 -- name: find_confirmation
 SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
-       s.territory_level, s.territory_code, s.public, t.expires_at, t.expires_at <= now() AS expired
+       s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
+       t.expires_at <= now() AS expired
 FROM signature_tokens t
 JOIN signatures s ON s.id = t.signature_id
 WHERE t.token_hash = $1 AND t.purpose = 'confirm';
@@ -143,7 +144,7 @@ RETURNING campaign_id, territory_level, territory_code, suspect;
 -- other gets confirmed_now = false. Same columns as find_confirmation, plus confirmed_now.
 WITH found AS (
     SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
-           s.territory_level, s.territory_code, s.public, t.expires_at,
+           s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
            t.expires_at <= now() AS expired
     FROM signature_tokens t
     JOIN signatures s ON s.id = t.signature_id
@@ -174,7 +175,7 @@ WITH wanted AS (
     SELECT u.hash, u.item FROM unnest($1::bytea[]) WITH ORDINALITY AS u (hash, item)
 ), found AS (
     SELECT w.item, s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name,
-           s.mandate, s.territory_level, s.territory_code, s.public, t.expires_at,
+           s.mandate, s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
            t.expires_at <= now() AS expired
     FROM wanted w
     JOIN signature_tokens t ON t.token_hash = w.hash AND t.purpose = 'confirm'
