@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -25,12 +26,14 @@ from campaign.reach.invitations import add_invitees
 from campaign.territories.index import Territory
 from tests.support.admin import PASSWORD, campaign_row, make_organiser, make_signature
 from tests.support.app import unique_email
-from tests.support.browser import Chromium
+from tests.support.browser import DESKTOP, Chromium, open_live
 from tests.support.mail import Mailbox
+from tests.support.public import PublicApp, public_app
 from tests.support.reach import wait_done
-from tests.support.signing import SIGN, SLUG, valid_body
+from tests.support.signing import SIGN, valid_body
 
 pytestmark = pytest.mark.browser
+NEUTRAL = "#e8e8e8"
 
 WIDTH = 360
 NARROW: dict[str, Any] = {"viewport": {"width": WIDTH, "height": 740}}
@@ -56,9 +59,11 @@ CULPRITS = """(width) => {
     if (clipped(el)) { inside.push(el); continue; }
     const parent = el.parentElement && el.parentElement.getBoundingClientRect();
     if (parent && parent.right > width + 0.5 && el.parentElement !== document.body) continue;
+    const classes = typeof el.className === "string" ? el.className.trim().split(/\\s+/) : [];
     const name = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-      (typeof el.className === "string" && el.className ? "." + el.className.trim().split(/\\s+/).join(".") : "");
-    found.push(name + " (" + Math.round(r.width) + " px wide, right edge at " + Math.round(r.right) + " px)");
+      classes.filter(Boolean).map((c) => "." + c).join("");
+    found.push(name + " (" + Math.round(r.width) + " px wide, right edge at " +
+      Math.round(r.right) + " px)");
   }
   // Nothing sticks out but what a box should scroll or clip: name those (it does not).
   for (const el of found.length ? [] : inside) {
@@ -243,3 +248,71 @@ async def test_every_page_fits_a_360_px_phone(
             if problem := await overflow(page, path):
                 problems.append(problem)
     assert not problems, "pages wider than a 360 px phone:\n" + "\n".join(problems)
+
+
+# Rendered size of the map's visible texts: font size in the SVG's units times its scale.
+SVG_TEXT_SIZES = """() => [...document.querySelectorAll("svg.carte text")]
+  .filter((t) => t.getBoundingClientRect().width > 0)
+  .map((t) => [t.textContent, parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a])"""
+LEGEND = """() => [...document.querySelectorAll(".carte-legende-html li")]
+  .filter((li) => li.getBoundingClientRect().width > 0)
+  .map((li) => [li.dataset.color, li.textContent.trim(),
+    parseFloat(getComputedStyle(li).fontSize)])"""
+FILLS = """() => [...new Set([...document.querySelectorAll("svg.carte path[data-code]")]
+  .map((p) => p.getAttribute("fill")))]"""
+
+
+@pytest.fixture(scope="module")
+async def empty_app(pg_server: str, mailbox: Mailbox) -> AsyncIterator[PublicApp]:
+    """An app whose map starts without a signature (so without any colour class)."""
+    async with public_app(pg_server, "phone_map", mailbox.port) as app:  # type: ignore[attr-defined]
+        yield app
+
+
+async def test_the_map_reads_on_a_phone_and_its_legend_follows_it_live(
+    chromium: Chromium, empty_app: PublicApp
+) -> None:
+    db = await asyncpg.connect(empty_app.dsn)
+    try:
+        async with chromium.context(**NARROW) as context:
+            page = await context.new_page()
+            await open_live(page, f"{empty_app.base}/carte")
+            # No text of the map under 12 px (its own legend, source and frames' names would be
+            # 5 to 7 px: they give way to the legend in HTML and the page's text).
+            small = [(t, round(px, 1)) for t, px in await page.evaluate(SVG_TEXT_SIZES) if px < 12]
+            assert not small, f"map texts under 12 px at {WIDTH} px: {small}"
+            legend = await page.evaluate(LEGEND)
+            assert [(color, text) for color, text, _ in legend] == [(NEUTRAL, "0")]
+            assert all(size >= 12 for _, _, size in legend), legend
+
+            # A first signature, in the Creuse: the map colours it live, and the legend gains the
+            # line of that colour (it had none: there was no class when the page was drawn).
+            await make_signature(db, given_name="Léa", family_name="Creusoise", code="23096")
+            creuse = page.locator('svg.carte path[data-code="23"]')
+            await expect(creuse).to_have_attribute("data-value", "1")
+            await expect(page.locator(".carte-legende-html li:visible")).to_have_count(2)
+            legend = await page.evaluate(LEGEND)
+            fill = await creuse.get_attribute("fill")
+            assert [(color, text) for color, text, _ in legend] == [
+                (NEUTRAL, "0"),
+                (fill, "1 et plus"),
+            ]
+            assert all(size >= 12 for _, _, size in legend), legend
+            assert set(await page.evaluate(FILLS)) <= {color for color, _, _ in legend}
+
+            # The same legend as the server draws for these counts (a reload).
+            await page.reload()
+            assert [(c, t) for c, t, _ in await page.evaluate(LEGEND)] == [
+                (NEUTRAL, "0"),
+                (fill, "1 et plus"),
+            ]
+
+        # On a wide screen the frames' names show, at 12 px at least too.
+        async with chromium.context(**DESKTOP) as context:
+            page = await context.new_page()
+            await page.goto(f"{empty_app.base}/carte")
+            sizes = await page.evaluate(SVG_TEXT_SIZES)
+            assert any(t == "Guadeloupe" for t, _ in sizes), sizes
+            assert all(px >= 12 for _, px in sizes), sizes
+    finally:
+        await db.close()
