@@ -14,7 +14,7 @@ from typing import Literal
 from markupsafe import Markup
 
 from campaign.runtime import Runtime
-from campaign.territories.map import Level, french_percent, render_map
+from campaign.territories.map import Level, french_percent, render_legend, render_map
 
 Measure = Literal["signatures", "maires"]
 MEASURES: dict[str, str] = {
@@ -51,7 +51,12 @@ def france_map(
             link=(lambda code: territory_url(level, code)) if links else None,
             element_id=element_id,
         )
-        return Markup('<div class="carte-wrap" data-measure="coverage">{}</div>').format(svg)
+        legend = render_legend(
+            values, legend_title="Maires signataires", value_format=french_percent
+        )
+        return Markup('<div class="carte-wrap" data-measure="coverage">{}{}</div>').format(
+            svg, legend
+        )
     svg = render_map(
         level,
         values,
@@ -62,6 +67,7 @@ def france_map(
         link=(lambda code: territory_url(level, code)) if links else None,
         element_id=element_id,
     )
+    legend = render_legend(values, legend_title="Signatures confirmées")
     return Markup(
-        '<div class="carte-wrap" data-measure="count" data-unit="signature|signatures">{}</div>'
-    ).format(svg)
+        '<div class="carte-wrap" data-measure="count" data-unit="signature|signatures">{}{}</div>'
+    ).format(svg, legend)

@@ -60,7 +60,7 @@
     var classes;
     try { classes = JSON.parse(svg.getAttribute("data-classes")) || []; } catch (e) { classes = []; }
     maps.push({
-      svg: svg, classes: classes, neutral: svg.getAttribute("data-neutral"),
+      svg: svg, wrap: wraps[w], classes: classes, neutral: svg.getAttribute("data-neutral"),
       measure: wraps[w].getAttribute("data-measure"),
       unit: (wraps[w].getAttribute("data-unit") || "").split("|")
     });
@@ -77,6 +77,24 @@
     var noun = map.unit.length === 2 ? " " + map.unit[value < 2 ? 0 : 1] : "";
     return nf.format(value).replace(/\u00a0/g, "\u202f") + noun;
   }
+  // The legend under the map (map.py, render_legend) has a line per class. A map drawn before
+  // any signature has no class: its hidden line for the single class the colouring above falls
+  // back to shows once a territory is coloured, with the range the server would give it (from
+  // 1, or from the smallest share), and hides again if none is left.
+  function updateLegend(map) {
+    var line = map.wrap.querySelector(".carte-legende-html [data-fallback]");
+    if (!line) return;
+    var low = null;
+    var shapes = map.svg.querySelectorAll("path[data-value]");
+    for (var i = 0; i < shapes.length; i++) {
+      var v = parseFloat(shapes[i].getAttribute("data-value"));
+      if (v > 0 && (low === null || v < low)) low = v;
+    }
+    line.hidden = low === null;
+    if (low === null) return;
+    var text = map.measure === "coverage" ? pct.format(low).replace(/\u00a0/g, "\u202f") : "1";
+    line.querySelector(".carte-cle-texte").textContent = text + " et plus";
+  }
   function recolour(t) {
     for (var m = 0; m < maps.length; m++) {
       var map = maps[m];
@@ -91,6 +109,7 @@
         var title = shape.querySelector("title");
         if (title) title.textContent = shape.getAttribute("data-label") + " : " + mapText(value, map);
       }
+      updateLegend(map);
     }
   }
 

@@ -285,8 +285,8 @@ def render_map(
         ]
     out += _legend(data.legend, legend_title, classes, fmt)
     out.append(
-        f'<text x="{width - 10}" y="{height - 7}" text-anchor="end" font-size="13" '
-        f'fill="#595959">{escape(SOURCE_LINE)}</text>'
+        f'<text class="carte-source" x="{width - 10}" y="{height - 7}" text-anchor="end" '
+        f'font-size="13" fill="#595959">{escape(SOURCE_LINE)}</text>'
     )
     out.append("</svg>")
     # Every text and attribute value above went through `escape`.
@@ -295,7 +295,8 @@ def render_map(
 
 def _frame_labels(frames: list[tuple[int, int, str]]) -> list[str]:
     return [
-        f'<text x="{x + 6}" y="{y + 18}" font-size="16" fill="#404040">{escape(name)}</text>'
+        f'<text class="carte-nom" x="{x + 6}" y="{y + 18}" font-size="16" fill="#404040">'
+        f"{escape(name)}</text>"
         for x, y, name in frames
     ]
 
@@ -304,9 +305,7 @@ def _legend(
     box: Box, legend_title: str, classes: list[ColorClass], fmt: Callable[[float], str]
 ) -> list[str]:
     """Colour boxes with their ranges, bottom-aligned in the free box (the Bay of Biscay)."""
-    rows = [(NEUTRAL, fmt(0))] + [
-        (c.color, class_label(i, classes, fmt)) for i, c in enumerate(classes)
-    ]
+    rows = _legend_rows(classes, fmt)
     # Large type: on a phone the whole map is a third of its viewBox wide.
     title_lines = _text_lines(legend_title, 18)
     row_height, title_height = 30, 23
@@ -329,6 +328,48 @@ def _legend(
         y += row_height
     out.append("</g>")
     return out
+
+
+def _legend_rows(classes: list[ColorClass], fmt: Callable[[float], str]) -> list[tuple[str, str]]:
+    """(colour, range) of each line of the legend: zero first, then the classes."""
+    return [(NEUTRAL, fmt(0))] + [
+        (c.color, class_label(i, classes, fmt)) for i, c in enumerate(classes)
+    ]
+
+
+def render_legend(
+    values: Mapping[str, float],
+    *,
+    legend_title: str,
+    value_format: Callable[[float], str] | None = None,
+) -> Markup:
+    """The map's legend in HTML, for pages: the SVG's own legend is a third of its size on a
+    phone (style.css hides it there; the published SVG and PNG keep it). Same classes as
+    `render_map` for the same values. Without any class yet, a hidden line (`data-fallback`)
+    waits for the first coloured territory: static/live.js shows it, with its range, when it
+    colours one live (its colour is the one it uses then, that of a single class)."""
+    fmt = value_format or french_number
+    classes = color_classes(float(v) for v in values.values())
+    items = [
+        f'<li data-color="{color}"><svg class="carte-cle" viewBox="0 0 3 2" aria-hidden="true" '
+        f'focusable="false"><rect width="3" height="2" fill="{color}" stroke="#8c8c8c" '
+        f'stroke-width="0.1"/></svg> <span class="carte-cle-texte">{escape(text)}</span></li>'
+        for color, text in _legend_rows(classes, fmt)
+    ]
+    if not classes:
+        color = PALETTE[len(PALETTE) // 2]
+        items.append(
+            f'<li data-color="{color}" data-fallback hidden><svg class="carte-cle" '
+            f'viewBox="0 0 3 2" aria-hidden="true" focusable="false"><rect width="3" height="2" '
+            f'fill="{color}" stroke="#8c8c8c" stroke-width="0.1"/></svg> '
+            '<span class="carte-cle-texte"></span></li>'
+        )
+    # Every text above went through `escape`; colours are ours.
+    return Markup(  # noqa: S704
+        '<div class="carte-legende-html">'
+        f'<p class="carte-legende-titre">{escape(legend_title)}</p>'
+        f'<ul class="carte-legende-liste">{"".join(items)}</ul></div>'
+    )
 
 
 def _description(
