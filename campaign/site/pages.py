@@ -151,8 +151,8 @@ class Pages(Controller):
             fields["territory_code"] = values["territory_code"] = choice.strip()
             level = MANDATE_LEVELS.get(str(fields.get("mandate")))
             chosen = runtime.index.get(level, choice.strip()) if level else None
-            if chosen is not None:  # shown as its label if the form comes back
-                values["territory_code"] = chosen.label
+            if chosen is not None:  # its label, unique at its level: a code may be a postal one
+                fields["territory_code"] = values["territory_code"] = chosen.label
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
