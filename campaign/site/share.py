@@ -76,7 +76,7 @@ def clear_address_cookie(settings: Settings) -> Cookie:
 
 def read_address(settings: Settings, value: str | None, now: datetime) -> str | None:
     """The address in the cookie, if it is ours, intact and recent; None otherwise."""
-    if not value or value.count(".") != 2:
+    if not value or not value.isascii() or value.count(".") != 2:
         return None
     payload, _, mac = value.rpartition(".")
     if not hmac.compare_digest(mac, _mac(settings, payload)):
