@@ -36,9 +36,9 @@ async def fill_sign_form(
     await page.get_by_label("Nom", exact=True).fill(family)
     await page.get_by_label("Adresse électronique", exact=True).fill(address)
     await page.get_by_label("Mandat", exact=True).select_option(label=mandate)
-    await page.get_by_label("Territoire du mandat", exact=True).fill(territory)
-    if public:
+    if public:  # before the territory: its suggestions, once open, may cover the checkbox
         await page.locator("#f-public").check()
+    await page.get_by_label("Territoire du mandat", exact=True).fill(territory)
 
 
 async def test_sign_on_a_phone_and_watch_counts_move_live(
