@@ -143,11 +143,16 @@ def _font_files() -> Iterator[dict[str, str]]:
 
 def map_png(svg: str) -> bytes:
     """The same map rasterised by resvg, on white, with the vendored fonts only."""
+    return svg_png(svg, PNG_WIDTH)
+
+
+def svg_png(svg: str, width: int) -> bytes:
+    """An SVG rasterised by resvg at `width` pixels, on white, with the vendored fonts only."""
     with _font_files() as fonts:
         return bytes(
             resvg_py.svg_to_bytes(
                 svg_string=svg,
-                width=PNG_WIDTH,
+                width=width,
                 background="#ffffff",
                 skip_system_fonts=True,
                 font_files=list(fonts.values()),

@@ -174,35 +174,50 @@ def _territory(
     if text is None:
         return None
     if mandate is None:
-        # The level is unknown, but a text that names no territory at any level is wrong whatever
-        # the mandate: say so now rather than after the mandate is fixed (every error at once).
+        # The level is unknown: the text keeps its value (the error is on the mandate) and is
+        # resolved once the mandate is known. But a text that names no territory at any level is
+        # wrong whatever the mandate: say so now rather than after (every error at once).
         if not any(_names_some(index, level, text, resolve_names) for level in TERRITORY_LEVELS):
             errors[field] = "Territoire inconnu : indiquez un nom, un code postal ou un code INSEE."
         return None
     level = level_for(mandate)
     a_level = LEVEL_WITH_ARTICLE[level]
-    found = _by_code(index, level, text)
-    if found is not None:
-        return found
     if resolve_names:
-        resolution = index.resolve(level, text)
-        if resolution.territory is not None:
-            return resolution.territory
-        if resolution.candidates:
-            labels = ", ".join(t.label for t in resolution.candidates[:6])
+        # What a person types: a name, a label, a postal code (several communes may share it), a
+        # code, or the start of a name; what matches is offered as a choice (`territory_choices`).
+        exact = index.resolve(level, text)
+        if exact.territory is not None:
+            return exact.territory
+        if exact.candidates:
             errors[field] = (
-                f"Plusieurs territoires correspondent à « {text} » : {labels}. "
-                "Choisissez le vôtre dans la liste, ou précisez le code INSEE ou postal."
+                f"{_SEVERAL[level]} à « {text} » : choisissez {_YOURS[level]} ci-dessous."
+            )
+            return None
+        if index.suggest(level, text).candidates:
+            errors[field] = (
+                f"{LEVEL_NONE[level]} ne s’appelle exactement « {text} » : choisissez "
+                f"{_YOURS[level]} parmi les suggestions ci-dessous, ou complétez le nom."
             )
             return None
         errors[field] = (
             f"{LEVEL_NONE[level]} ne correspond à « {text} » (ce mandat demande {a_level})."
         )
         return None
+    found = _by_code(index, level, text)
+    if found is not None:
+        return found
     errors[field] = (
         f"Code inconnu : le mandat « {LABELS[mandate]} » demande {a_level} (code INSEE)."
     )
     return None
+
+
+_SEVERAL = {
+    "commune": "Plusieurs communes correspondent",
+    "departement": "Plusieurs départements correspondent",
+    "region": "Plusieurs régions correspondent",
+}
+_YOURS = {"commune": "la vôtre", "departement": "le vôtre", "region": "la vôtre"}
 
 
 def _by_code(index: TerritoryIndex, level: str, text: str) -> Territory | None:
@@ -214,10 +229,11 @@ def _by_code(index: TerritoryIndex, level: str, text: str) -> Territory | None:
 
 
 def territory_choices(index: TerritoryIndex, mandate: object, text: object) -> list[Territory]:
-    """The territories an ambiguous form entry may designate, to offer them as a choice."""
+    """The territories a form entry may designate when it names none exactly (homonyms, a shared
+    postal code, the start of a name), to offer them as a choice."""
     if not isinstance(mandate, str) or mandate not in LABELS or not isinstance(text, str):
         return []
-    resolution = index.resolve(level_for(mandate), " ".join(text.split()))
+    resolution = index.suggest(level_for(mandate), " ".join(text.split()))
     return resolution.candidates if resolution.ambiguous else []
 
 
@@ -226,5 +242,4 @@ def _names_some(index: TerritoryIndex, level: str, text: str, resolve_names: boo
         return True
     if not resolve_names:
         return False
-    resolution = index.resolve(level, text)
-    return resolution.territory is not None or bool(resolution.candidates)
+    return bool(index.suggest(level, text).candidates)

@@ -15,6 +15,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         public_pages,
         publication_pages,
         relay_pages,
+        share,
         withdrawal_pages,
     )
 
@@ -25,6 +26,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         public_pages.PublicPages,
         publication_pages.PublicationPages,
         *publication_pages.DOWNLOADS,
+        share.share_png,
     ]
     if dev_mailbox:
         found.append(devmail.DevMailController)

@@ -28,12 +28,20 @@ from campaign.signing.validation import FIELDS, check_signing, territory_choices
 from campaign.site.map_view import france_map, territory_url
 from campaign.site.publication_pages import published_context
 from campaign.site.relay_pages import prefill_values
+from campaign.site.share import (
+    ADDRESS_COOKIE,
+    address_cookie,
+    clear_address_cookie,
+    read_address,
+    share_context,
+)
 from campaign.territories.index import normalize
 from campaign.territories.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.territories.mandates import LEVELS as MANDATE_LEVELS
 from campaign.web.campaign import current_or_404
 from campaign.web.httpcache import NO_STORE
 from campaign.web.params import SearchText
+from campaign.web.security import OPT_SENSITIVE
 
 HONEYPOT = "website"  # hidden from people; robots fill it in
 TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
@@ -121,6 +129,7 @@ class Pages(Controller):
         context = _index_context(runtime, campaign)
         # An invitation's or a relay's link pre-fills the form (campaign/reach_pages.py).
         context["values"] = await prefill_values(runtime, invitation, ref)
+        context["share"] = share_context(runtime.settings, campaign, signed=False)
         await _with_publication(runtime, campaign, context)
         if not context["names_hidden"]:
             context["latest"] = await _latest(runtime, campaign)
@@ -151,8 +160,8 @@ class Pages(Controller):
             fields["territory_code"] = values["territory_code"] = choice.strip()
             level = MANDATE_LEVELS.get(str(fields.get("mandate")))
             chosen = runtime.index.get(level, choice.strip()) if level else None
-            if chosen is not None:  # shown as its label if the form comes back
-                values["territory_code"] = chosen.label
+            if chosen is not None:  # its label, unique at its level: a code may be a postal one
+                fields["territory_code"] = values["territory_code"] = chosen.label
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
@@ -168,11 +177,22 @@ class Pages(Controller):
         if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)
             signals = msgspec.structs.replace(signals, form_reason="honeypot")
         await runtime.signing.sign(campaign, req, signals)
-        return Redirect("/merci", status_code=303)
+        # The address typed goes to the thank-you page in a signed cookie, not in the URL.
+        cookie = address_cookie(runtime.settings, req.email, runtime.clock.now())
+        return Redirect("/merci", status_code=303, cookies=[cookie])
 
-    @get("/merci")
-    async def thanks(self, runtime: RuntimeDep) -> Template:
-        return Template("thanks.html", context=_common(runtime, _campaign(runtime)))
+    @get("/merci", opt={OPT_SENSITIVE: True})
+    async def thanks(self, runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Template:
+        """Shows the address typed once (the cookie is cleared), and the share block."""
+        campaign = _campaign(runtime)
+        context = _common(runtime, campaign)
+        raw = request.cookies.get(ADDRESS_COOKIE)
+        context.update(
+            address=read_address(runtime.settings, raw, runtime.clock.now()),
+            share=share_context(runtime.settings, campaign, signed=True),
+        )
+        cookies = [clear_address_cookie(runtime.settings)] if raw is not None else []
+        return Template("thanks.html", context=context, cookies=cookies, headers=NO_STORE)
 
     @get("/confirmer/{token:str}", name="confirm_page")
     async def confirm_page(self, runtime: RuntimeDep, token: FromPath[str]) -> Template:

@@ -3,6 +3,10 @@
 // Without this file the field is plain text, resolved by the server (with a choice when ambiguous).
 (function () {
   "use strict";
+  // After a failed submit, focus is on the error summary (`autofocus` does it without JavaScript;
+  // this is for browsers that skip it).
+  var summary = document.getElementById("erreurs");
+  if (summary && document.activeElement === document.body) summary.focus();
   var wrapper = document.querySelector("[data-territory-levels]");
   if (!wrapper || !window.fetch) return;
   var input = wrapper.querySelector("input[name=territory_code]");

@@ -29,6 +29,7 @@ DATA_FILE = resources.DATA / "territories.csv.gz"
 PARTS_FILE = resources.DATA / "commune_parts.csv.gz"
 LEVELS = ("region", "departement", "commune")
 MAX_CANDIDATES = 10
+SUGGESTIONS = 8  # as many as the form's autocomplete shows (static/territory.js)
 _COLUMNS = ["level", "code", "name", "departement", "region", "population", "postal_codes"]
 
 
@@ -59,7 +60,8 @@ class Resolution(msgspec.Struct, frozen=True):
     """What a typed text designates: `territory` when exactly one, else the candidates to offer.
 
     Found: territory set, candidates == [territory]. Ambiguous: territory None, several candidates,
-    most populated first. Not found: territory None, no candidates.
+    most populated first (or, from `suggest`, one or more close matches). Not found: territory
+    None, no candidates.
     """
 
     territory: Territory | None = None
@@ -279,6 +281,9 @@ class TerritoryIndex:
             for p in parts
             if p.parent_commune in communes and p.code not in communes
         }
+        # Paris, Lyon, Marseille: their postal codes are their arrondissements' (13001 is Marseille
+        # 1er, not Aix-en-Provence, whose INSEE code it also is).
+        self._cities = {p.parent_commune for p in parts if p.type == "arrondissement-municipal"}
         aliases: dict[str, list[str]] = {}
         for p in parts:
             if p.parent_commune in communes:
@@ -344,10 +349,21 @@ class TerritoryIndex:
                 exact = self.part_parent(code)
             found = [exact] if exact else []
             if level == "commune" and code.isdigit() and len(code) == 5:
-                found += [t for t in index.with_postal_code(code) if t is not exact]
+                by_postal = index.with_postal_code(code)
+                if len(by_postal) == 1 and by_postal[0].code in self._cities:
+                    return _resolution(by_postal)  # an arrondissement's postal code
+                found += [t for t in by_postal if t is not exact]
         key = normalize(text)
         named = index.named(key) or [index.ranked[r] for r in index.alias_ranks.get(key, [])]
         return _resolution(found or named)
+
+    def suggest(self, level: str, text: str) -> Resolution:
+        """`resolve`, and when nothing matches exactly, what the autocomplete would suggest
+        ("saint-eti": the Saint-Étienne) as candidates: a form offers them rather than refusing."""
+        resolution = self.resolve(level, text)
+        if resolution.candidates or level not in LEVELS:
+            return resolution
+        return Resolution(candidates=self.search(text, level, SUGGESTIONS))
 
     def search(self, q: str, level: str | None = None, limit: int = 10) -> list[Territory]:
         """Suggestions while typing: names by prefix then substring, postal codes by prefix."""

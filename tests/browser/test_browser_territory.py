@@ -144,7 +144,7 @@ async def test_an_ambiguous_name_becomes_a_choice_without_javascript(
         await page.get_by_role("button", name="Signer la lettre").click()
 
         error = page.locator("#e-territory_code")
-        await expect(error).to_contain_text("Plusieurs territoires correspondent")
+        await expect(error).to_contain_text("Plusieurs communes correspondent")
         choices = page.get_by_role("group", name="Lequel de ces territoires est le vôtre ?")
         await expect(choices).to_be_visible()
         radios = choices.get_by_role("radio")

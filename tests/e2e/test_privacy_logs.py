@@ -111,7 +111,11 @@ async def test_the_whole_path_logs_no_personal_data(
                 "_csrf_token": csrf.group(1),
                 "form_ts": stamp.group(1),
             }
-            assert (await client.post("/signer", data=form)).status_code == 303
+            signed = await client.post("/signer", data=form)
+            assert signed.status_code == 303 and signed.headers["location"] == "/merci"
+            # The thank-you page shows the address typed (from its cookie), and logs it nowhere.
+            assert address in (await client.get("/merci")).text
+            secrets.append(signed.cookies["adresse-saisie"])
             # Over the network's limit (1): kept, flagged.
             second = {**form, "email": flagged, "family_name": family + "Bis"}
             assert (await client.post("/signer", data=second)).status_code == 303
