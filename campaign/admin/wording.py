@@ -188,3 +188,29 @@ def sentence(entry: AuditEntry, roles: dict[str, str] | None = None) -> str:
         if changes:
             what += f" ({' ; '.join(changes)})"
     return f"{who(entry, roles)} {what}."
+
+
+def masked_email(address: str | None) -> str:
+    """An address partly hidden, enough to recognise it: « an•••@exemple.fr »."""
+    if not address or "@" not in address:
+        return "—"
+    local, domain = address.rsplit("@", 1)
+    return f"{local[:2]}•••@{domain}"
+
+
+def remaining_time(left: int, sent_last_minute: int, rate: float) -> str:
+    """« environ 4 min restantes », from the rate measured over the last minute (the set rate
+    until something was sent); empty when nothing is left."""
+    if left <= 0:
+        return ""
+    per_second = sent_last_minute / 60 if sent_last_minute else rate
+    if per_second <= 0:
+        return ""
+    seconds = left / per_second
+    if seconds < 60:
+        return "moins d’une minute restante"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"environ {minutes}{NBSP}min restantes"
+    hours, rest = divmod(minutes, 60)
+    return f"environ {hours}{NBSP}h{NBSP}{rest:02d} restantes"

@@ -229,7 +229,7 @@ async def test_an_organiser_overrides_the_verification(server: str, db: asyncpg.
             organiser, page, f"{page}/verification", {"decision": "verified"}
         )
         assert response.status_code == 303
-        assert "<dt>Vérification</dt><dd>vérifiée" in (await organiser.get(page)).text
+        assert '<dd id="verification">vérifiée' in (await organiser.get(page)).text
         filtered = await organiser.get(
             "/admin/signataires", params={"q": "Inconnue-du-registre", "verifie": "oui"}
         )
