@@ -24,7 +24,8 @@ VERIFICATION_LABELS: Final = {
     "verified": "reconnue au répertoire des élus",
     "not_found": "introuvable au répertoire des élus",
     "ambiguous": "plusieurs élus possibles au répertoire",
-    None: "pas encore vérifiée",
+    "pending": "pas encore comparée au répertoire",
+    None: "pas encore comparée au répertoire",
 }
 DECISION_LABELS: Final = {
     "verified": "reconnue (décision manuelle)",
