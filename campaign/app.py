@@ -21,7 +21,7 @@ from litestar.types import ControllerRouterHandler
 from campaign import admin, api, site
 from campaign.api import openapi_errors
 from campaign.core import frenchnumbers
-from campaign.core.settings import Settings, load_settings
+from campaign.core.settings import Settings, check_production, load_settings
 from campaign.mail.sink import MailSink
 from campaign.runtime import Runtime, running
 from campaign.web import cors, errors, security
@@ -40,6 +40,7 @@ def _french_numbers(engine: JinjaTemplateEngine) -> None:
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:
     settings = settings or load_settings()
+    check_production(settings)  # no public site with placeholder addresses (SettingsError)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

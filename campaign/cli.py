@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from campaign.core import cli as core_cli
 from campaign.core import db
 from campaign.core.commands import Command
-from campaign.core.settings import Settings, load_settings
+from campaign.core.settings import Settings, SettingsError, check_production, load_settings
 from campaign.letter import cli as letter_cli
 from campaign.moderation import cli as moderation_cli
 from campaign.organisers import cli as organisers_cli
@@ -83,6 +83,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise SystemExit("campaign serve : --workers doit valoir au moins 1.")
+    try:
+        check_production(settings)
+    except SettingsError as refused:
+        raise SystemExit(f"campaign serve : {refused}") from None
     # The embedded database and mail sink belong to one development process.
     missing = [
         name

@@ -8,6 +8,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
+from campaign.admin import wording
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.admin.forms import FormDep, text
@@ -83,12 +84,13 @@ class AdminsController(Controller):
             entries = await audit.recent(
                 conn, before_id=avant, action=action or None, limit=JOURNAL_PAGE + 1
             )
+            roles = {o.email: o.role for o in await accounts.list_organisers(conn)}
         shown, next_before = newest_first(entries, JOURNAL_PAGE)
         return page(
             "admin/journal.html",
             user,
             current_campaign(runtime),
             action=action or "",
-            entries=shown,
+            entries=[(e, wording.sentence(e, roles)) for e in shown],
             next_before=next_before,
         )

@@ -9,6 +9,7 @@ from typing import Any, Final, Protocol, TypeVar
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 
+from campaign.admin import wording
 from campaign.core.frenchdates import PARIS
 from campaign.letter.campaigns import Campaign
 from campaign.organisers.roles import LABELS as ROLE_LABELS
@@ -69,6 +70,11 @@ def page(
             "values": values or {},
             "paris": PARIS,
             "reason_labels": SUSPECT_REASONS,
+            "paris_time": wording.paris_time,
+            "status_label": wording.status_label,
+            "audit_sentence": wording.sentence,
+            "verification_labels": wording.VERIFICATION_LABELS,
+            "decision_labels": wording.DECISION_LABELS,
             **context,
         },
         status_code=status_code or (422 if error else 200),

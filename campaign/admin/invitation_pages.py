@@ -16,6 +16,7 @@ from campaign.admin.common import current_campaign, page, redirect
 from campaign.admin.forms import FormDep, text
 from campaign.core.db import Q
 from campaign.moderation.filters import parse_filter
+from campaign.moderation.signatories import territory_label
 from campaign.organisers.sessions import SessionUser
 from campaign.reach import invitation_csv, invitations, mailings, mairies, relays
 from campaign.reach.invitation_csv import Invitee
@@ -24,6 +25,7 @@ from campaign.runtime import Runtime, RuntimeDep
 PER_PAGE: Final = 100
 IMPORT_MAX_BYTES: Final = 5 * 1024 * 1024
 SHOWN_ERRORS: Final = 200
+SAMPLE: Final = 5
 
 
 def _departement(raw: str | None) -> str | None:
@@ -176,17 +178,63 @@ class InvitationsController(Controller):
         if rate is None:
             return await self._page(runtime, user, status_code=422, send_error=errors.get("rate"))
         relay_id = await _relay(runtime, campaign.id, form.get("relais"))
+        departement = _departement(text(form, "departement"))
+        if text(form, "confirme") != "oui":
+            return await _confirmation(runtime, user, campaign.id, departement, relay_id, form)
         async with runtime.pool.acquire() as conn:
             mailing_id = await mailings.create_invitations(
                 conn,
                 campaign.id,
                 actor(user),
                 rate=rate,
-                departement=_departement(text(form, "departement")),
+                departement=departement,
                 relay_id=relay_id,
             )
             await mailings.start(conn, mailing_id, actor(user))
         return redirect(f"/admin/envois/{mailing_id}", "envoi")
+
+
+async def _confirmation(
+    runtime: Runtime,
+    user: SessionUser,
+    campaign_id: int,
+    departement: str | None,
+    relay_id: int | None,
+    form: FormMultiDict,
+) -> Template:
+    """The step before invitations go: to how many, and a few of them."""
+    async with runtime.pool.acquire() as conn:
+        count: int = await conn.fetchval(
+            Q["invitations_uninvited_count"], campaign_id, departement, relay_id
+        )
+        _, rows = await invitations.listing(
+            conn, campaign_id, departement=departement, status="new", limit=SAMPLE, offset=0
+        )
+    where = runtime.index.get("departement", departement) if departement else None
+    return page(
+        "admin/send_confirm.html",
+        user,
+        current_campaign(runtime),
+        mailing=None,
+        noun="invité·e",
+        audience=count,
+        filter_label=where.label if where else "",
+        sample=[
+            (
+                f"{r.given_name} {r.family_name}".strip() or "—",
+                territory_label(runtime.index, r.territory_level, r.territory_code),
+                "—",  # the invitations list does not read addresses
+            )
+            for r in rows
+        ],
+        action="/admin/invitations/envoyer",
+        back="/admin/invitations",
+        hidden={
+            "rate": text(form, "rate"),
+            "departement": departement or "",
+            "relais": str(relay_id or ""),
+        },
+    )
 
 
 async def _relay(runtime: Runtime, campaign_id: int, raw: object) -> int | None:

@@ -13,11 +13,13 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from markdown_it import MarkdownIt
 
+from campaign.admin import wording
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import Outcome, current_campaign, page, redirect
-from campaign.admin.forms import FormDep, text_fields
+from campaign.admin.forms import FormDep, text, text_fields
 from campaign.core.db import Q
 from campaign.letter.campaigns import Campaign
+from campaign.moderation import signatories
 from campaign.moderation.filters import SignatoryFilter, parse_filter
 from campaign.organisers.sessions import SessionUser
 from campaign.reach import mailings
@@ -27,7 +29,9 @@ from campaign.territories.index import normalize
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 from campaign.territories.mandates import MANDATES
 
-_markdown = MarkdownIt("commonmark", {"html": False, "typographer": True})
+_markdown = MarkdownIt("commonmark", {"html": False, "typographer": True, "breaks": True})
+SAMPLE = 5
+"""Recipients shown on the confirmation step."""
 DONE = {
     "test": "Le message de test part dans la file d’envoi, vers votre adresse.",
     "test-bloque": "Votre adresse est sur la liste d’opposition : le test n’est pas parti.",
@@ -90,12 +94,49 @@ async def _composer(
     )
 
 
+def _remaining(progress: mailings.Progress) -> str:
+    """The time left, said in French, while the mailing is being sent."""
+    if progress.status != "sending":
+        return ""
+    left = progress.queued + progress.sending
+    return wording.remaining_time(left, progress.last_minute, progress.rate)
+
+
 async def _mailing_or_404(runtime: Runtime, mailing_id: int) -> Mailing:
     async with runtime.pool.acquire() as conn:
         mailing = await mailings.get(conn, mailing_id)
     if mailing is None or mailing.campaign_id != current_campaign(runtime).id:
         raise NotFoundException(detail="Envoi introuvable.")
     return mailing
+
+
+async def _confirmation(runtime: Runtime, user: SessionUser, mailing: Mailing) -> Template:
+    """The step before a mailing goes: to how many, and a few of them to check the filter."""
+    campaign = current_campaign(runtime)
+    f = msgspec.structs.replace(parse_filter(mailing.filter_params())[0], status="confirmed")
+    async with runtime.pool.acquire() as conn:
+        _, rows = await signatories.find_page(
+            conn, campaign.id, f, runtime.index, with_email=True, page=1, per_page=SAMPLE
+        )
+    return page(
+        "admin/send_confirm.html",
+        user,
+        campaign,
+        mailing=mailing,
+        audience=await _audience(runtime, campaign, f),
+        filter_label=_filter_label(runtime, mailing.filter_params()),
+        sample=[
+            (
+                f"{r.given_name or ''} {r.family_name or ''}".strip() or "—",
+                signatories.territory_label(runtime.index, r.territory_level, r.territory_code),
+                wording.masked_email(r.email),
+            )
+            for r in rows
+        ],
+        action=f"/admin/envois/{mailing.id}/envoyer",
+        back=f"/admin/envois/{mailing.id}",
+        hidden={},
+    )
 
 
 class MailingsController(Controller):
@@ -166,6 +207,7 @@ class MailingsController(Controller):
             filter_label=_filter_label(runtime, params),
             audience=audience,
             body_html=_markdown.render(mailing.body),
+            remaining_text=_remaining(progress),
             notice=DONE.get(fait or ""),
         )
 
@@ -175,7 +217,8 @@ class MailingsController(Controller):
         mailing = await _mailing_or_404(runtime, mailing_id)
         async with runtime.pool.acquire() as conn:
             progress = await mailings.progress(conn, mailing)
-        return Response(progress, headers={"Cache-Control": "no-store"})
+        figures = {**msgspec.structs.asdict(progress), "remaining_text": _remaining(progress)}
+        return Response(figures, headers={"Cache-Control": "no-store"})
 
     @post("/{mailing_id:int}/test")
     async def test(self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int]) -> Redirect:
@@ -186,9 +229,12 @@ class MailingsController(Controller):
 
     @post("/{mailing_id:int}/envoyer")
     async def start(
-        self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int]
-    ) -> Redirect:
-        await _mailing_or_404(runtime, mailing_id)
+        self, runtime: RuntimeDep, user: UserDep, mailing_id: FromPath[int], form: FormDep
+    ) -> Template | Redirect:
+        """Without `confirme=oui`: the confirmation step (how many, a sample); with it: send."""
+        mailing = await _mailing_or_404(runtime, mailing_id)
+        if text(form, "confirme") != "oui":
+            return await _confirmation(runtime, user, mailing)
         try:
             async with runtime.pool.acquire() as conn:
                 added = await mailings.start(conn, mailing_id, actor(user), runtime.index)

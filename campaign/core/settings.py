@@ -14,10 +14,19 @@ import os
 import secrets
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
 from campaign.core import resources
+
+PLACEHOLDER_DOMAIN = ".localhost"
+"""The domain of the development defaults: never an address a real person can write to."""
+PLACEHOLDER_EMAIL = "contact@jouer-collectif.localhost"
+
+
+class SettingsError(ValueError):
+    """Settings the service refuses to start with; the message (French) names what to set."""
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,6 +82,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Minimum time between showing the form and posting it; faster is flagged (0: no check)."""
     limits_keep_days: int = 7
     """Days the limits' counters (keyed hashes of networks, domains, addresses) are kept."""
+    publisher_name: str = "Collectif « Jouer collectif »"
+    """Who publishes the site and controls the data (legal notice, privacy page)."""
+    publisher_address: str = ""
+    """The publisher's postal address (legal notice, privacy page)."""
+    publisher_email: str = PLACEHOLDER_EMAIL
+    """The address signers write to about their data (legal notice, privacy page)."""
+    hosting_provider: str = ""
+    """The host of the site: name, address, telephone (legal notice)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -144,4 +161,42 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sign_limit_campaign=int(env.get("SIGN_LIMIT_CAMPAIGN") or 2000),
         form_min_seconds=float(env.get("FORM_MIN_SECONDS") or 3),
         limits_keep_days=int(env.get("LIMITS_KEEP_DAYS") or 7),
+        publisher_name=env.get("PUBLISHER_NAME") or "Collectif « Jouer collectif »",
+        publisher_address=env.get("PUBLISHER_ADDRESS") or "",
+        publisher_email=env.get("PUBLISHER_EMAIL") or PLACEHOLDER_EMAIL,
+        hosting_provider=env.get("HOSTING_PROVIDER") or "",
     )
+
+
+def is_production(settings: Settings) -> bool:
+    """Production: the public URL is https:// on a host other than loopback or *.localhost."""
+    url = urlsplit(settings.base_url)
+    host = (url.hostname or "").lower()
+    local = host in ("localhost", "::1") or host.startswith("127.") or host.endswith(".localhost")
+    return url.scheme == "https" and not local
+
+
+def placeholder_variables(settings: Settings) -> list[str]:
+    """The variables still at a `.localhost` placeholder (the sender, the publisher's contact)."""
+    found = []
+    for name, value in (
+        ("MAIL_FROM", settings.mail_from),
+        ("PUBLISHER_EMAIL", settings.publisher_email),
+    ):
+        if PLACEHOLDER_DOMAIN in value.lower().rstrip(">"):
+            found.append(name)
+    return found
+
+
+def check_production(settings: Settings) -> None:
+    """Refuse to serve the public (https) with a placeholder address: signers would write to
+    nobody and the legal notice would name no one."""
+    missing = placeholder_variables(settings) if is_production(settings) else []
+    if missing:
+        raise SettingsError(
+            f"Démarrage refusé : BASE_URL ({settings.base_url}) est une adresse publique, mais "
+            f"{' et '.join(missing)} {'valent' if len(missing) > 1 else 'vaut'} encore "
+            f"l’adresse d’exemple en « {PLACEHOLDER_DOMAIN} ». Définissez "
+            f"{', '.join(missing)} (et PUBLISHER_NAME, PUBLISHER_ADDRESS) avec les coordonnées "
+            "réelles de l’éditeur du site."
+        )

@@ -11,6 +11,7 @@ import msgspec
 
 from campaign.core import audit
 from campaign.core.db import Q, convert, convert_all
+from campaign.core.frenchdates import long_datetime
 from campaign.moderation.filters import SignatoryFilter
 from campaign.territories.index import TerritoryIndex
 
@@ -61,6 +62,8 @@ class HistoryItem(msgspec.Struct, frozen=True, kw_only=True):
     what: str
     who: str | None = None
     detail: str | None = None
+    entry: audit.AuditEntry | None = None
+    """The journal entry it comes from (the back office says it as a sentence)."""
 
 
 PER_PAGE = 50
@@ -167,7 +170,7 @@ async def history(
             HistoryItem(
                 at=tok["created_at"],
                 what="Lien de confirmation créé",
-                detail=f"valable jusqu’au {tok['expires_at']:%d/%m/%Y %H:%M} (UTC)",
+                detail=f"valable jusqu’au {long_datetime(tok['expires_at'])} (heure de Paris)",
             )
         )
     for mail in await conn.fetch(Q["admin_signature_outbox"], detail.id):
@@ -188,6 +191,7 @@ async def history(
                 what=_describe(entry),
                 who=entry.organiser_email,
                 detail=_audit_detail(entry),
+                entry=entry,
             )
         )
     return sorted(items, key=lambda i: i.at)

@@ -32,7 +32,9 @@ CACHE_SECONDS: Final = 30.0
 CACHE_SIZE: Final = 100
 GONE: Final = "Envoi ou invitation introuvable"
 # Written by organisers, rendered without raw HTML (like the letter).
-_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": True})
+_markdown = MarkdownIt(
+    "commonmark", {"html": False, "linkify": False, "typographer": True, "breaks": True}
+)
 
 
 def opt_out_url(settings: Settings, recipient: str) -> str:

@@ -4,7 +4,6 @@ signatories, privacy notice."""
 from __future__ import annotations
 
 import logging
-from email.utils import parseaddr
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -297,12 +296,20 @@ class Pages(Controller):
     async def privacy(self, runtime: RuntimeDep) -> Template:
         context = _common(runtime, _campaign(runtime))
         context.update(
-            contact_email=parseaddr(runtime.settings.mail_from)[1],
+            contact_email=runtime.settings.publisher_email,
+            publisher=runtime.settings,
             unconfirmed_days=runtime.settings.unconfirmed_days,
             retention_months=runtime.settings.retention_months,
             limits_keep_days=runtime.settings.limits_keep_days,
         )
         return Template("privacy.html", context=context)
+
+    @get("/mentions-legales")
+    async def legal(self, runtime: RuntimeDep) -> Template:
+        """The legal notice: the publisher and the host, from the settings."""
+        context = _common(runtime, _campaign(runtime))
+        context.update(publisher=runtime.settings)
+        return Template("legal.html", context=context)
 
 
 async def _latest(runtime: Runtime, campaign: Campaign) -> list[tuple[signatures.Signatory, Any]]:

@@ -18,7 +18,13 @@
     var bar = document.getElementById("p-bar");
     if (bar) bar.value = total ? (total - p.queued - p.sending) / total : 0;
     var remaining = document.getElementById("p-remaining");
-    if (remaining) remaining.textContent = p.remaining_seconds ? (p.remaining_seconds / 60).toFixed(1).replace(".", ",") + " min" : "—";
+    if (remaining) remaining.textContent = p.remaining_text ? "— " + p.remaining_text : "";
+    // Once the mailing is over, its pause, resume and cancel buttons have nothing left to do.
+    var running = p.status === "sending" || p.status === "paused";
+    ["form-pause", "form-resume", "form-cancel"].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (form && !running && p.status !== "draft") form.hidden = true;
+    });
     var list = document.getElementById("p-minutes");
     if (list) {
       var items = document.createDocumentFragment();

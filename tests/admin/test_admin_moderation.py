@@ -63,7 +63,7 @@ async def test_reject_then_restore_moves_the_counts(
         status = await db.fetchval("SELECT status FROM signatures WHERE id = $1", signature_id)
         assert status == "confirmed"
         history = (await organiser.get(page)).text
-        assert history.index("Rejetée") < history.index("Restaurée")
+        assert history.index("a rejeté la signature") < history.index("a restauré la signature")
         assert organiser.email in history  # type: ignore[attr-defined]
     actions = await db.fetch(
         "SELECT action, before, after FROM audit_log WHERE target_type = 'signature' "
@@ -229,7 +229,7 @@ async def test_an_organiser_overrides_the_verification(server: str, db: asyncpg.
             organiser, page, f"{page}/verification", {"decision": "verified"}
         )
         assert response.status_code == 303
-        assert "<dt>Vérification</dt><dd>vérifiée" in (await organiser.get(page)).text
+        assert '<dd id="verification">vérifiée' in (await organiser.get(page)).text
         filtered = await organiser.get(
             "/admin/signataires", params={"q": "Inconnue-du-registre", "verifie": "oui"}
         )

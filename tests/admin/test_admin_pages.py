@@ -178,7 +178,7 @@ async def test_admins_manage_accounts_and_read_the_journal(
         )
         assert response.status_code == 303
         journal = (await admin.get("/admin/journal")).text
-        for action in ("account.create", "account.role", "account.deactivate"):
-            assert action in journal
+        for sentence in ("a créé le compte", "a donné le rôle", "a désactivé le compte"):
+            assert sentence in journal
     row = await db.fetchrow("SELECT role, active FROM organisers WHERE id = $1", new_id)
     assert (row["role"], row["active"]) == ("organiser", False)

@@ -49,6 +49,12 @@ async def test_mailing_progress_moves_live(
         await expect(page.get_by_role("heading", level=1)).to_contain_text("Suivi en direct")
         await expect(page.locator("#p-status")).to_have_text("Brouillon")
         await page.get_by_role("button", name="Envoyer à 6 signataires").click()
+        # The confirmation step: nothing sent yet, the count and a sample of recipients.
+        await expect(page.locator("#recipients-count")).to_contain_text("6")
+        await expect(page.locator("#sample tbody tr")).to_have_count(5)
+        await expect(page.locator("#sample")).to_contain_text("•••@")
+        assert await db.fetchval("SELECT status FROM mailings WHERE id = $1", mailing_id) == "draft"
+        await page.get_by_role("button", name="Confirmer l’envoi à 6 signataires").click()
         await expect(page.get_by_role("status")).to_have_text("L’envoi a commencé.")
         await expect(page.locator("#p-status")).to_have_text("En cours d’envoi")
         await page.evaluate("window.sameDocument = true")
@@ -58,6 +64,10 @@ async def test_mailing_progress_moves_live(
         await expect(sent).to_have_text(shown(6), timeout=15_000)
         await expect(page.locator("#p-status")).to_have_text("Terminé", timeout=10_000)
         await expect(page.locator("#p-queued")).to_have_text(shown(0))
+        # Once done, nothing left to pause or cancel, and no time left shown.
+        await expect(page.locator("#form-pause")).to_be_hidden()
+        await expect(page.locator("#form-cancel")).to_be_hidden()
+        await expect(page.locator("#p-remaining")).to_have_text("")
         assert await page.evaluate("window.sameDocument === true")  # never reloaded
         await expect(page.locator("#p-minutes li").first).to_contain_text(
             re.compile(r"\d{2}:\d{2}")

@@ -104,11 +104,26 @@ async def test_invitation_link_prefills_the_form_and_the_signature_counts_for_it
         )
         assert imported.status_code == 200
         assert "1 invité·e ajouté·e" in imported.text
-        sent = await post_form(
+        asked = await post_form(
             admin,
             "/admin/invitations",
             "/admin/invitations/envoyer",
             {"relais": str(relay_id), "rate": "20"},
+        )
+        # Nothing goes before the confirmation step: the count and a sample of invitees.
+        assert asked.status_code == 200
+        assert "Confirmer l’envoi à 1 invité·e" in asked.text
+        assert "Anne Invitée" in asked.text
+        assert not await db.fetchval(
+            "SELECT count(*) FROM outbox o JOIN invitations i ON i.id = o.invitation_id "
+            "WHERE i.email = $1",
+            address,
+        )
+        sent = await post_form(
+            admin,
+            "/admin/invitations",
+            "/admin/invitations/envoyer",
+            {"relais": str(relay_id), "rate": "20", "confirme": "oui"},
         )
         assert sent.status_code == 303
         mailing_id = int(sent.headers["location"].split("/")[3].split("?")[0])

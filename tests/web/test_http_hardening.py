@@ -170,6 +170,8 @@ async def test_hsts_when_the_public_address_is_https(dsn: str) -> None:
         DATABASE_URL=dsn,
         SMTP_URL="smtp://127.0.0.1:9",
         BASE_URL="https://jouer-collectif.example",
+        MAIL_FROM="lettre@jouer-collectif.example",  # a public site has real addresses
+        PUBLISHER_EMAIL="donnees@jouer-collectif.example",
         ALLOWED_HOSTS="127.0.0.1",
     )
     async with serve(app, port) as base, httpx.AsyncClient(base_url=base) as c:
@@ -184,6 +186,8 @@ async def test_only_the_service_s_host_names_are_answered(dsn: str) -> None:
         DATABASE_URL=dsn,
         SMTP_URL="smtp://127.0.0.1:9",
         BASE_URL="https://jouer-collectif.example",
+        MAIL_FROM="lettre@jouer-collectif.example",  # a public site has real addresses
+        PUBLISHER_EMAIL="donnees@jouer-collectif.example",
         ALLOWED_HOSTS="signer.example.org, *.partenaires.example",
     )
     async with serve(app, port) as base, httpx.AsyncClient(base_url=base) as c:
