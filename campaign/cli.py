@@ -188,8 +188,8 @@ def _deferred_signals() -> Iterator[list[int]]:
 @contextlib.contextmanager
 def _database(settings: Settings) -> Iterator[Settings]:
     """The settings to serve with: with no DATABASE_URL, the embedded PostgreSQL's, started for
-    the block and stopped however it ends (docs/operations.md, « Arrêter le serveur de
-    développement »).
+    the block and stopped however it ends (docs/operations.md, "The embedded database's
+    lifetime").
 
     Ctrl-C (SIGINT) raises KeyboardInterrupt. SIGTERM would kill the process without running
     any `finally` nor exit handler: it raises `_Terminated` instead, then is raised again once

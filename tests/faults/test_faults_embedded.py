@@ -46,7 +46,7 @@ def users(data_dir: Path) -> list[int]:
 class Serve:
     """`campaign serve` on a port of its own, with `data_dir` and no DATABASE_URL."""
 
-    def __init__(self, data_dir: Path, log: Path, port: int | None = None) -> None:
+    def __init__(self, data_dir: Path, log: Path, port: int | None = None, **env: str) -> None:
         self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.process = Process(
@@ -56,6 +56,7 @@ class Serve:
                 "HOST": "127.0.0.1",
                 "PORT": str(self.port),
                 "BASE_URL": self.base,
+                **env,
             },
             log,
         )
@@ -129,6 +130,25 @@ async def test_sigterm_during_start_up_stops_the_embedded_database(
             await asyncio.sleep(0.02)
         code = await serve.stopped_by(signal.SIGTERM)
         assert code == -signal.SIGTERM, serve.process.output()[-3000:]
+        await assert_stopped(data_dir, serve)
+    finally:
+        serve.process.close()
+
+
+async def test_a_failed_start_up_stops_the_embedded_database(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """The app fails to start after the database started (here a campaign file it cannot
+    read): the process ends on its own, and the database with it."""
+    campaigns = tmp_path / "campaigns"
+    campaigns.mkdir()
+    (campaigns / "cassee.md").write_text("pas une campagne\n")
+    serve = Serve(data_dir, tmp_path / "serve.log", CAMPAIGNS_DIR=str(campaigns))
+    try:
+        code = await serve.process.wait(timeout=60)
+        assert code not in (0, -signal.SIGKILL), serve.process.output()[-3000:]
+        assert "Application startup failed" in serve.process.output()
+        assert (data_dir / "postgres" / "PG_VERSION").exists()  # the database had started
         await assert_stopped(data_dir, serve)
     finally:
         serve.process.close()
