@@ -147,17 +147,24 @@ def _is_campaign(pid: int) -> bool:
         args = proc.cmdline()
     except Exception:  # gone, or not ours to read
         return False
-    return any(arg == "campaign" or arg.endswith(os.sep + "campaign") for arg in args[:3])
+    # The interpreter, its options, then `-m campaign` or the `campaign` script.
+    return any(arg == "campaign" or arg.endswith(os.sep + "campaign") for arg in args[:6])
 
 
 def _is_postmaster_of(pid: int, pgdata: Path) -> bool:
-    """`pid` is a PostgreSQL server started on `pgdata` (pg_ctl passes it `-D pgdata`)."""
+    """`pid` is a PostgreSQL server started on `pgdata` (pg_ctl passes it `-D pgdata`). A
+    process whose command line cannot be read counts as one: removing the lock file of a
+    running server would let a second one start on the same data."""
+    import psutil
+
     proc = _live(pid)
     if proc is None:
         return False
     try:
         return bool(proc.name() == "postgres" and str(pgdata) in proc.cmdline())
-    except Exception:  # gone, or not ours to read
+    except psutil.AccessDenied:
+        return True
+    except psutil.Error:  # gone meanwhile
         return False
 
 
@@ -190,7 +197,7 @@ def _recover(pgdata: Path, users_file: Path) -> None:
     except FileNotFoundError:
         users = []
     except (OSError, ValueError):
-        log.warning("embedded PostgreSQL: unreadable %s, starting it afresh", users_file.name)
+        log.warning("embedded PostgreSQL: unreadable %s, forgetting its users", users_file.name)
         users = None
     if users is None or any(not isinstance(p, int) or not _is_campaign(p) for p in users):
         kept = [p for p in users or [] if isinstance(p, int) and _is_campaign(p)]
