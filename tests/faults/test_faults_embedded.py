@@ -193,6 +193,38 @@ async def test_a_killed_server_and_stale_users_are_recovered_from(
             second.process.close()
 
 
+async def test_a_server_that_does_not_answer_is_started_afresh(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """A first serve killed, its PostgreSQL left running but frozen (SIGSTOP): the next serve
+    does not reuse a server that does not answer; it shuts it down and starts a new one."""
+    first = Serve(data_dir, tmp_path / "first.log")
+    second: Serve | None = None
+    frozen: psutil.Process | None = None
+    try:
+        await wait_http(first.base, timeout=60)
+        first.process.proc.kill()
+        await first.process.wait(timeout=10)
+        [frozen] = postmasters(data_dir)
+        frozen.suspend()
+
+        second = Serve(data_dir, tmp_path / "second.log")
+        await wait_http(second.base, timeout=60)
+        assert "does not answer" in second.process.output()
+        assert not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE
+        [fresh] = postmasters(data_dir)
+        assert fresh.pid != frozen.pid
+        assert await database_answers(data_dir)
+        assert await second.stopped_by(signal.SIGTERM) == -signal.SIGTERM
+        await assert_stopped(data_dir, second)
+    finally:
+        if frozen is not None and frozen.is_running():
+            frozen.kill()
+        first.process.close()
+        if second is not None:
+            second.process.close()
+
+
 async def test_a_postmaster_pid_naming_another_process_is_recovered_from(
     data_dir: Path, tmp_path: Path
 ) -> None:
