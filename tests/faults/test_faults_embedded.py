@@ -61,6 +61,17 @@ class Serve:
             log,
         )
 
+    async def up(self, timeout: float = 60) -> None:
+        """Until /health answers; fails with the log as soon as the process ends."""
+        waiting = asyncio.create_task(wait_http(self.base, timeout=timeout))
+        try:
+            while not waiting.done():
+                assert self.process.proc.poll() is None, self.process.output()[-3000:]
+                await asyncio.sleep(0.1)
+            waiting.result()
+        finally:
+            waiting.cancel()
+
     @property
     def pid(self) -> int:
         return self.process.proc.pid
@@ -104,7 +115,7 @@ async def test_a_signal_while_serving_stops_the_embedded_database(
 ) -> None:
     serve = Serve(data_dir, tmp_path / "serve.log")
     try:
-        await wait_http(serve.base, timeout=60)
+        await serve.up()
         assert len(postmasters(data_dir)) == 1
         assert users(data_dir) == [serve.pid]
         assert await database_answers(data_dir)
@@ -164,7 +175,7 @@ async def test_a_killed_server_and_stale_users_are_recovered_from(
     bystander = subprocess.Popen(["sleep", "60"])
     second: Serve | None = None
     try:
-        await wait_http(first.base, timeout=60)
+        await first.up()
         [postmaster] = postmasters(data_dir)
         postmaster.kill()
         first.process.proc.kill()
@@ -178,7 +189,7 @@ async def test_a_killed_server_and_stale_users_are_recovered_from(
         )
 
         second = Serve(data_dir, tmp_path / "second.log")
-        await wait_http(second.base, timeout=60)
+        await second.up()
         assert await database_answers(data_dir)
         assert users(data_dir) == [second.pid]
         code = await second.stopped_by(signal.SIGTERM)
@@ -202,14 +213,14 @@ async def test_a_server_that_does_not_answer_is_started_afresh(
     second: Serve | None = None
     frozen: psutil.Process | None = None
     try:
-        await wait_http(first.base, timeout=60)
+        await first.up()
         first.process.proc.kill()
         await first.process.wait(timeout=10)
         [frozen] = postmasters(data_dir)
         frozen.suspend()
 
         second = Serve(data_dir, tmp_path / "second.log")
-        await wait_http(second.base, timeout=60)
+        await second.up()
         assert "does not answer" in second.process.output()
         assert not frozen.is_running() or frozen.status() == psutil.STATUS_ZOMBIE
         [fresh] = postmasters(data_dir)
@@ -247,7 +258,7 @@ async def test_leftover_lock_files_are_recovered_from(
     bystander = subprocess.Popen(["sleep", "60"])
     second: Serve | None = None
     try:
-        await wait_http(first.base, timeout=60)
+        await first.up()
         pgdata = data_dir / "postgres"
         lock_files = [pgdata / "postmaster.pid", *pgdata.glob(".s.PGSQL.*.lock")]
         assert len(lock_files) == 2
@@ -258,7 +269,7 @@ async def test_leftover_lock_files_are_recovered_from(
             path.write_text(leftover(text, bystander.pid))
 
         second = Serve(data_dir, tmp_path / "second.log")
-        await wait_http(second.base, timeout=60)
+        await second.up()
         assert await database_answers(data_dir)
         assert bystander.poll() is None  # left alone
         assert await second.stopped_by(signal.SIGTERM) == -signal.SIGTERM
@@ -290,9 +301,9 @@ async def test_two_serves_share_the_database_and_a_taken_port_is_refused(
     second: Serve | None = None
     third: Serve | None = None
     try:
-        await wait_http(first.base, timeout=60)
+        await first.up()
         second = Serve(data_dir, tmp_path / "second.log")
-        await wait_http(second.base, timeout=60)
+        await second.up()
         [postmaster] = postmasters(data_dir)
         assert sorted(users(data_dir)) == sorted([first.pid, second.pid])
         assert await command(data_dir, tmp_path / "migrate.log", "migrate") == 0
@@ -309,7 +320,7 @@ async def test_two_serves_share_the_database_and_a_taken_port_is_refused(
         assert postmasters(data_dir) == [postmaster]  # the second one still uses it
         assert users(data_dir) == [second.pid]
         assert await database_answers(data_dir)
-        await wait_http(second.base, timeout=5)
+        await second.up(5)
 
         assert await second.stopped_by(signal.SIGTERM) == -signal.SIGTERM
         await assert_stopped(data_dir, second)
