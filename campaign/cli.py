@@ -6,15 +6,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import gc
 import inspect
 import logging
 import os
 import resource
 import signal
+import socket
 import sys
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from campaign.core import cli as core_cli
 from campaign.core import db
@@ -130,10 +134,95 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
         uvicorn.run("campaign.cli:app_factory", factory=True, workers=args.workers, **options)
         return 0
-    app = create_app(settings, run_worker=not args.no_worker)
-    print(f"Campagne servie sur http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.Server(uvicorn.Config(app, **options)).run()
+    _check_port(settings)
+    try:
+        with _database(settings) as settings:
+            app = create_app(settings, run_worker=not args.no_worker)
+            print(f"Campagne servie sur http://{settings.host}:{settings.port}", flush=True)
+            uvicorn.Server(uvicorn.Config(app, **options)).run()
+    except KeyboardInterrupt:
+        # Ctrl-C, everything stopped: end as interrupted (what a calling shell or make expects),
+        # without a traceback.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGINT)
+        return 130  # not reached
     return 0
+
+
+def _check_port(settings: Settings) -> None:
+    """Refuse at once, in French, a port already taken (another `campaign serve`?), before
+    starting anything; uvicorn would say it in English after the database's start."""
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((settings.host, settings.port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                return  # uvicorn reports it
+            raise SystemExit(
+                f"campaign serve : le port {settings.port} de {settings.host} est déjà pris "
+                "(un autre « campaign serve » tourne-t-il ?). Arrêtez-le ou choisissez un autre "
+                "PORT."
+            ) from None
+
+
+class _Terminated(BaseException):
+    """SIGTERM received outside uvicorn's own handling of it."""
+
+
+def _raise_terminated(_sig: int, _frame: object) -> None:
+    raise _Terminated
+
+
+@contextlib.contextmanager
+def _deferred_signals() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM noted, not acted upon, for the time of the block (the embedded
+    database's start or stop, which must not be cut in the middle); the signals received."""
+    received: list[int] = []
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda sig, _frame: received.append(sig)) for sig in caught}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Settings]:
+    """The settings to serve with: with no DATABASE_URL, the embedded PostgreSQL's, started for
+    the block and stopped however it ends (docs/operations.md, "The embedded database's
+    lifetime").
+
+    Ctrl-C (SIGINT) raises KeyboardInterrupt. SIGTERM would kill the process without running
+    any `finally` nor exit handler: it raises `_Terminated` instead, then is raised again once
+    the database is stopped, so the process still ends as killed by SIGTERM. While serving,
+    uvicorn catches both for a graceful shutdown, restores these handlers and raises the signal
+    again: the same path. A signal during the database's start or stop waits for its end.
+    """
+    if settings.database_url is not None:
+        yield settings
+        return
+    embedded = db.EmbeddedPostgres(settings.data_dir)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    terminated = False
+    try:
+        with _deferred_signals() as received:
+            dsn = embedded.start()
+        if signal.SIGTERM in received:
+            raise _Terminated
+        if signal.SIGINT in received:
+            raise KeyboardInterrupt
+        yield msgspec.structs.replace(settings, database_url=dsn)
+    except _Terminated:
+        terminated = True
+    finally:
+        with _deferred_signals():
+            embedded.stop()
+        signal.signal(signal.SIGTERM, previous)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)
 
 
 async def _run_worker(settings: Settings, _args: argparse.Namespace) -> None:
