@@ -19,6 +19,16 @@
     for (var i = 0; i < classes.length; i++) if (value >= classes[i][0]) color = classes[i][2];
     return color;
   }
+  // The legend's line kept for the first coloured territory (a map drawn before any signature
+  // has no class yet): shown once one is coloured, as live.js does (territories/map.py).
+  function updateLegend() {
+    var wrap = svg.closest(".carte-wrap");
+    var line = wrap && wrap.querySelector(".carte-legende-html [data-fallback]");
+    if (!line) return;
+    var coloured = svg.querySelector('path[data-value]:not([data-value="0"])');
+    line.hidden = !coloured;
+    if (coloured) line.querySelector(".carte-cle-texte").textContent = "1 et plus";
+  }
   function recolour(t) {
     if (!svg || typeof t.count !== "number") return;
     var shapes = svg.querySelectorAll('path[data-level="' + t.level + '"][data-code="' + t.code + '"]');
@@ -32,6 +42,7 @@
           nf.format(t.count).replace(/\u00a0/g, "\u202f") + (t.count < 2 ? " signature" : " signatures");
       }
     }
+    updateLegend();
   }
 
   // The noun next to the total agrees with it (campaign/core/frenchnumbers.py: singular for 0, 1).

@@ -196,6 +196,7 @@ async def test_every_page_fits_a_360_px_phone(
         "/territoires/departement/69",
         "/territoires/region/84",
         "/confidentialite",
+        "/mentions-legales",
         "/merci",
         "/integrer",
         "/widget",
@@ -224,6 +225,12 @@ async def test_every_page_fits_a_360_px_phone(
         await page.locator("main form button").first.click()
         await page.wait_for_load_state()
         if problem := await overflow(page, "the withdrawal's result"):
+            problems.append(problem)
+        # The form sent back with its errors (the form alone: templates/sign.html).
+        await page.goto(server + "/")
+        await page.locator("#signer form button[type=submit]").click()
+        await expect(page.locator("#erreurs")).to_be_visible()
+        if problem := await overflow(page, "the sign form sent back with its errors"):
             problems.append(problem)
 
         # The back office, logged in as an admin (its login page first).
@@ -285,6 +292,11 @@ async def test_the_map_reads_on_a_phone_and_its_legend_follows_it_live(
             assert [(color, text) for color, text, _ in legend] == [(NEUTRAL, "0")]
             assert all(size >= 12 for _, _, size in legend), legend
 
+            # The embeddable widget's mini map (by région) follows too.
+            widget = await context.new_page()
+            await open_live(widget, f"{empty_app.base}/widget")
+            await expect(widget.locator(".carte-legende-html li:visible")).to_have_count(1)
+
             # A first signature, in the Creuse: the map colours it live, and the legend gains the
             # line of that colour (it had none: there was no class when the page was drawn).
             await make_signature(db, given_name="Léa", family_name="Creusoise", code="23096")
@@ -299,6 +311,10 @@ async def test_the_map_reads_on_a_phone_and_its_legend_follows_it_live(
             ]
             assert all(size >= 12 for _, _, size in legend), legend
             assert set(await page.evaluate(FILLS)) <= {color for color, _, _ in legend}
+            aquitaine = widget.locator('svg path[data-level="region"][data-code="75"]')
+            await expect(aquitaine).to_have_attribute("data-value", "1")
+            await expect(widget.locator(".carte-legende-html li:visible")).to_have_count(2)
+            assert [t for _, t, _ in await widget.evaluate(LEGEND)] == ["0", "1 et plus"]
 
             # The same legend as the server draws for these counts (a reload).
             await page.reload()
