@@ -11,6 +11,7 @@ import msgspec
 
 from campaign.core.audit import AuditEntry
 from campaign.core.frenchdates import PARIS
+from campaign.core.frenchnumbers import count_of
 from campaign.moderation.filters import STATUS_LABELS
 from campaign.organisers.roles import LABELS as ROLE_LABELS
 
@@ -79,6 +80,12 @@ def _get(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
+def _count(value: Any, key: str, one: str, many: str | None = None) -> str:
+    """A count recorded in the journal's detail, with its noun agreed (« 2 signatures »)."""
+    found = _get(value, key)
+    return count_of(found if isinstance(found, int) else 0, one, many)
+
+
 def _target(entry: AuditEntry) -> str:
     names = {
         "signature": "la signature",
@@ -125,7 +132,8 @@ PHRASES: Final[dict[str, Phrase]] = {
         + (f" «{NBSP}{_get(a, 'objet')}{NBSP}»" if _get(a, "objet") else "")
     ),
     "mailing.start": lambda e, b, a, d: (
-        f"a lancé {_target(e)} ({_get(d, 'destinataires ajoutés') or 0} destinataires ajoutés)"
+        f"a lancé {_target(e)} "
+        f"({_count(d, 'destinataires ajoutés', 'destinataire ajouté', 'destinataires ajoutés')})"
     ),
     "mailing.pause": lambda e, b, a, d: f"a mis en pause {_target(e)}",
     "mailing.resume": lambda e, b, a, d: f"a repris {_target(e)}",
@@ -148,10 +156,10 @@ PHRASES: Final[dict[str, Phrase]] = {
     "blocklist.remove": lambda e, b, a, d: "a retiré une entrée de la liste d’opposition",
     "privacy.access": lambda e, b, a, d: "a traité une demande d’accès aux données",
     "privacy.erase": lambda e, b, a, d: (
-        f"a effacé des données personnelles ({_get(d, 'signatures') or 0} signature(s))"
+        f"a effacé des données personnelles ({_count(d, 'signatures', 'signature')})"
     ),
     "invitations.import": lambda e, b, a, d: (
-        f"a importé des invité·es ({_get(d, 'ajoutées') or 0} ajoutées)"
+        f"a importé des invité·es ({_count(d, 'ajoutées', 'ajoutée')})"
     ),
     "relay.create": lambda e, b, a, d: f"a créé le relais «{NBSP}{_get(a, 'nom')}{NBSP}»",
     "relay.activate": lambda e, b, a, d: f"a réactivé {_target(e)}",
