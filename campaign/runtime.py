@@ -24,6 +24,7 @@ from campaign.counts.cache import CountsCache
 from campaign.counts.history import HistoryCache, HistoryRecorder
 from campaign.counts.latest import LatestSignatories
 from campaign.counts.live import Broadcaster
+from campaign.hooks.worker import HookWorker
 from campaign.letter import campaigns as campaigns_mod
 from campaign.letter.campaigns import CampaignRegistry
 from campaign.mail.contexts import EmailContexts
@@ -182,7 +183,8 @@ def sending_workers(
 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
-    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
+    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py);
+    the webhooks' deliveries."""
     mail = MailWorker(
         writes,
         dsn,
@@ -195,6 +197,7 @@ def sending_workers(
         mail.run,
         functools.partial(verification.run_worker, reads, dsn),
         functools.partial(purge.run_daily, reads, settings),
+        HookWorker(reads, dsn, settings).run,  # the organisations' webhooks (campaign/hooks/)
     ]
 
 

@@ -26,6 +26,7 @@ FEATURES = frozenset(
         "publication",
         "organisers",
         "moderation",
+        "hooks",
     }
 )
 WEB = "web"

@@ -31,6 +31,7 @@ def router() -> Router:
         dashboard,
         export_pages,
         forms,
+        hook_pages,
         invitation_pages,
         mailing_pages,
         privacy_pages,
@@ -54,6 +55,7 @@ def router() -> Router:
             invitation_pages.InvitationsController,
             relay_pages.RelaysController,
             relay_pages.TerritoriesController,
+            hook_pages.HooksController,
         ],
         guards=[auth.role_guard],
         dependencies={

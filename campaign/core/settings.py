@@ -90,6 +90,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The address signers write to about their data (legal notice, privacy page)."""
     hosting_provider: str = ""
     """The host of the site: name, address, telephone (legal notice)."""
+    webhook_timeout_seconds: float = 10.0
+    """Seconds a webhook receiver has to answer before the delivery is retried."""
+    webhook_max_attempts: int = 10
+    """Attempts of a webhook delivery before it is marked failed."""
+    webhook_retry_base_seconds: float = 30.0
+    """First retry delay of a webhook delivery, doubled at each attempt (at most an hour)."""
+    webhook_allow_local: bool = False
+    """Accept http://127.0.0.1 and localhost as webhook endpoints (tests, development only)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -165,6 +173,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         publisher_address=env.get("PUBLISHER_ADDRESS") or "",
         publisher_email=env.get("PUBLISHER_EMAIL") or PLACEHOLDER_EMAIL,
         hosting_provider=env.get("HOSTING_PROVIDER") or "",
+        webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
+        webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS") or 10),
+        webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS") or 30),
+        webhook_allow_local=(env.get("WEBHOOK_ALLOW_LOCAL") or "").lower() in ("1", "true", "yes"),
     )
 
 
