@@ -33,6 +33,7 @@ from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
+from campaign.publication.opendata import OpenData
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
 from campaign.register import officials, verification
@@ -77,6 +78,8 @@ class Runtime:
     """The embeddable widget's bodies (HTML, ETag, gzip), per campaign and variant."""
     publication: Publication = field(init=False)
     """The published list and files, built once per change."""
+    opendata: OpenData = field(init=False)
+    """The open-data files (counts under Licence Ouverte), built once per change."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
@@ -84,6 +87,7 @@ class Runtime:
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
         self.publication = Publication(self.pool, self.counts, self.index, self.clock)
+        self.opendata = OpenData(self.pool, self.counts, self.index, self.settings.base_url)
 
 
 def email_contexts() -> EmailContexts:

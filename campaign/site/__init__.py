@@ -11,6 +11,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
     """The site's routes; `dev_mailbox`: the page of the embedded mail sink (`/boite-mail`)."""
     from campaign.site import (
         devmail,
+        opendata_pages,
         pages,
         public_pages,
         publication_pages,
@@ -27,6 +28,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         publication_pages.PublicationPages,
         *publication_pages.DOWNLOADS,
         share.share_png,
+        opendata_pages.OpenDataPages,
     ]
     if dev_mailbox:
         found.append(devmail.DevMailController)
