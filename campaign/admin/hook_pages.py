@@ -12,7 +12,7 @@ from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.admin.forms import FormDep, text
 from campaign.hooks import deliveries, endpoints
-from campaign.hooks.addresses import AddressError
+from campaign.hooks.addresses import AddressError, local_allowed
 from campaign.hooks.endpoints import EVENTS, EndpointError, StoredEndpoint
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
@@ -70,7 +70,7 @@ class HooksController(Controller):
                     campaign.id,
                     url=url,
                     events=chosen,
-                    allow_local=runtime.settings.webhook_allow_local,
+                    allow_local=local_allowed(runtime.settings),
                     who=actor(user),
                 )
         except (EndpointError, AddressError) as exc:

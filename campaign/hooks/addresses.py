@@ -8,7 +8,14 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+from campaign.core.settings import Settings, is_production
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def local_allowed(settings: Settings) -> bool:
+    """WEBHOOK_ALLOW_LOCAL, ignored when the site is public (BASE_URL https on a real host)."""
+    return settings.webhook_allow_local and not is_production(settings)
 
 
 class AddressError(ValueError):

@@ -99,7 +99,7 @@ class HookWorker:
             return
         status: int | None = None
         try:
-            url = await addresses.check(d.url, allow_local=self._settings.webhook_allow_local)
+            url = await addresses.check(d.url, allow_local=addresses.local_allowed(self._settings))
             secret = signed.endpoint_secret(self._settings.secret_key, d.secret_salt)
             headers = {
                 "Content-Type": "application/json",

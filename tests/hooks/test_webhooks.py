@@ -355,3 +355,10 @@ async def test_the_test_button_delivers_a_ping(hooks_dsn: str, mailbox: Mailbox)
                 assert f"a envoyé un test au webhook n°\u00a0{endpoint_id}" in journal
     finally:
         await db.close()
+
+
+def test_local_addresses_are_never_allowed_on_a_public_site() -> None:
+    local = msgspec.structs.replace(load_settings(), webhook_allow_local=True)
+    assert addresses.local_allowed(local)
+    public = msgspec.structs.replace(local, base_url="https://jouer-collectif.fr")
+    assert not addresses.local_allowed(public)
