@@ -204,6 +204,7 @@ async def test_every_page_fits_a_360_px_phone(
         "/territoires/region/84",
         "/confidentialite",
         "/mentions-legales",
+        "/donnees/jouer-collectif",
         "/merci",
         "/integrer",
         "/widget",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import asyncpg
@@ -118,3 +119,15 @@ async def test_urls_are_stable_and_cacheable(client: httpx.AsyncClient) -> None:
     assert (await client.get("/donnees/inconnue/regions.csv")).status_code == 404
     missing = await client.get(f"/api/v1/campaigns/{SLUG}/donnees/inconnu.csv")
     assert missing.status_code == 404 and "inconnu" in missing.json()["detail"]
+
+
+async def test_the_page_for_people_links_every_file(client: httpx.AsyncClient) -> None:
+    page = await client.get(ROOT)
+    assert page.status_code == 200
+    text = " ".join(page.text.split())
+    assert "Licence Ouverte / Open Licence version 2.0" in text
+    assert "Code officiel géographique" in text and "Répertoire national des élus" in text
+    links = set(re.findall(r'href="(/donnees/[^"]+)"', page.text))
+    assert {f"{ROOT}/{n}.csv" for n in NAMES} <= links
+    for link in links:
+        assert (await client.get(link)).status_code == 200, link
