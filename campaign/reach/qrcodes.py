@@ -6,13 +6,17 @@ import io
 
 import segno
 
-# Medium error correction: a printed flyer folded or stained still scans.
+# Medium error correction: a printed flyer folded or stained still scans. A white background
+# (not a transparent one): the code scans on whatever page or screen it is put.
 _ERROR = "m"
+_LIGHT = "#fff"
 
 
 def png(url: str, *, scale: int = 10) -> bytes:
     out = io.BytesIO()
-    segno.make(url, error=_ERROR, micro=False).save(out, kind="png", scale=scale, border=4)
+    segno.make(url, error=_ERROR, micro=False).save(
+        out, kind="png", scale=scale, border=4, light=_LIGHT
+    )
     return out.getvalue()
 
 
@@ -24,6 +28,7 @@ def svg(url: str, *, scale: int = 10, sized: bool = True) -> bytes:
         kind="svg",
         scale=scale,
         border=4,
+        light=_LIGHT,
         xmldecl=False,
         title="Signer la lettre",
         omitsize=not sized,
