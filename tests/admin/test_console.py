@@ -10,12 +10,13 @@ import re
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 import pytest
 import resvg_py
 import zxingcpp
 from PIL import Image
 
-from tests.support.admin import campaign_row, csrf_of, logged_in, make_signature
+from tests.support.admin import campaign_row, csrf_of, logged_in, login, make_signature
 from tests.support.catalysts import catalyst_client, territory
 from tests.support.mail import Mailbox
 
@@ -216,3 +217,37 @@ async def test_the_alliance_lists_signed_and_missing_levels(
         # Another territory's alliance is not the catalyst's to see.
         other = await client.get("/console/alliance/departement/69")
         assert other.status_code == 404
+
+
+async def test_an_organiser_invites_a_catalyst_who_logs_in_to_its_console(
+    server: str, db: asyncpg.Connection
+) -> None:
+    email = "nouvelle.catalyseuse@collectif-test.fr"
+    async with logged_in(server, db, "organiser") as organiser:
+        page = "/admin/catalyseurs"
+        token = csrf_of((await organiser.get(page)).text)
+        refused = await organiser.post(
+            page,
+            data={"_csrf_token": token, "nom": "Inès", "email": email, "territoires": "48, 99999"},
+        )
+        assert refused.status_code == 422
+        assert "Territoire inconnu\u00a0: 99999." in html.unescape(refused.text)
+        assert await db.fetchval("SELECT count(*) FROM organisers WHERE email = $1", email) == 0
+        created = await organiser.post(
+            page,
+            data={"_csrf_token": token, "nom": "Inès", "email": email, "territoires": "48, 07010"},
+        )
+        assert created.status_code == 200
+        match = re.search(r'<code id="first-password">([^<]+)</code>', created.text)
+        assert match
+        password = match.group(1)
+        # The password is shown once, and stored only as its hash.
+        assert password not in (await organiser.get(page)).text
+        stored = await db.fetchval("SELECT password_hash FROM organisers WHERE email = $1", email)
+        assert stored.startswith("$argon2id$") and password not in stored
+    async with httpx.AsyncClient(base_url=server, timeout=20) as client:
+        response = await login(client, email, password)
+        assert response.headers["location"] == "/console"
+        console = html.unescape((await client.get("/console")).text)
+        assert "Lozère" in console and "Annonay" in console
+        assert (await client.get("/admin/signataires")).status_code == 403
