@@ -56,6 +56,16 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     territory_code: str
     territory_name: str
     verified: bool
+    """The signer is proven to be the official they declare (`proof` says how)."""
+    proof: Annotated[
+        str | None, Meta(extra_json_schema={"enum": [*PROOFS, None]})
+    ] = None
+    """How: `mairie` (the town hall confirmed through its official address), `official_domain`
+    (confirmed from an address at the official domain of their collectivité or assembly),
+    `organisers` (attested by the organisers); null: not proven."""
+    register_match: bool = False
+    """The declared name and mandate are in the national register of elected officials
+    (« mandat trouvé au RNE »): this alone does not prove who signed."""
     featured: bool
     signed_at: datetime
 
@@ -78,6 +88,8 @@ def signatory_item(runtime: Runtime, r: signatures.Signatory) -> SignatoryItem:
         territory_code=r.territory_code,
         territory_name=territory.name if territory else r.territory_code,
         verified=r.verified,
+        proof=r.proof,
+        register_match=r.register_match,
         featured=r.featured,
         signed_at=r.confirmed_at,
     )

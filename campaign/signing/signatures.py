@@ -308,7 +308,9 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     territory_code: str
     confirmed_at: datetime
     featured: bool = False
-    verified: bool = False  # against the register of elected officials (or by an organiser)
+    verified: bool = False  # proven to be the official declared (`proof` says how)
+    proof: str | None = None  # mairie, official_domain, organisers
+    register_match: bool = False  # the name and mandate are in the register
 
 
 def _like_escape(text: str) -> str:

@@ -48,7 +48,8 @@ SELECT s.id, s.campaign_id, s.given_name, s.family_name, s.email, s.mandate, s.t
        s.consent_version, s.consent_at, s.withdrawn_at, s.anonymised_at,
        coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified,
        to_jsonb(s) ->> 'verification' AS verification,
-       to_jsonb(s) ->> 'verification_override' AS verification_override
+       to_jsonb(s) ->> 'verification_override' AS verification_override,
+       s.register_match, s.proof, s.proof_at, s.proof_by, s.proof_note
 FROM signatures s
 WHERE s.id = $1;
 
