@@ -15,12 +15,14 @@ from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
+from msgspec import Meta
 
 from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
 from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
+from campaign.register.proof import PROOFS
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
@@ -57,9 +59,7 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     territory_name: str
     verified: bool
     """The signer is proven to be the official they declare (`proof` says how)."""
-    proof: Annotated[
-        str | None, Meta(extra_json_schema={"enum": [*PROOFS, None]})
-    ] = None
+    proof: Annotated[str | None, Meta(extra_json_schema={"enum": [*PROOFS, None]})] = None
     """How: `mairie` (the town hall confirmed through its official address), `official_domain`
     (confirmed from an address at the official domain of their collectivité or assembly),
     `organisers` (attested by the organisers); null: not proven."""

@@ -177,12 +177,9 @@ _encoder = msgspec.json.Encoder()
 STORED_FIELDS = Stored._fields
 
 
-def stored_of(row: Any) -> dict[str, int]:
-    """A counter's fields from a database row or a NOTIFY payload (absent ones: zero), as the
-    keyword arguments of `CountsCache.apply` (`value` is the confirmed count)."""
-    values = {f: int(row.get(f) or 0) for f in STORED_FIELDS}
-    values["value"] = values.pop("confirmed")
-    return values
+def stored_of(row: Any) -> Stored:
+    """A counter from a database row or a NOTIFY payload (absent fields: zero)."""
+    return Stored(*(int(row.get(f) or 0) for f in STORED_FIELDS))
 
 
 class CampaignCounts:
@@ -208,7 +205,9 @@ class CampaignCounts:
         commune = int(level == "commune")
 
         def signed(field: str) -> int:  # the commune's maire signed, or no longer
-            return commune * ((getattr(new, field) > 0) - (getattr(old, field) > 0))
+            now_signed: int = getattr(new, field) > 0
+            was_signed: int = getattr(old, field) > 0
+            return commune * (now_signed - was_signed)
 
         deltas = {  # for the ancestors and the totals: every signer
             "verified": new.verified - old.verified,
@@ -336,6 +335,9 @@ class CountsCache:
         stored = Stored(value, verified, maires, **more)
         return self.campaign(campaign_id).set(self.index, (level, code), stored)
 
+    def apply_stored(self, campaign_id: int, key: Key, stored: Stored) -> list[Key]:
+        return self.campaign(campaign_id).set(self.index, key, stored)
+
     def version(self, campaign_id: int) -> Version:
         counts = self.campaign(campaign_id)
         return counts.total, counts.totals["verified"], counts.totals["register_match"]
@@ -380,8 +382,8 @@ class CountsCache:
         for row in rows:
             key = (row["level"], row["code"])
             seen[row["campaign_id"]].add(key)
-            changed[row["campaign_id"]] += self.apply(
-                row["campaign_id"], *key, **stored_of(row)
+            changed[row["campaign_id"]] += self.apply_stored(
+                row["campaign_id"], key, stored_of(row)
             )
         for campaign_id, counts in self._campaigns.items():  # counters that vanished
             for key in [k for k in counts.stored if k not in seen[campaign_id]]:

@@ -171,8 +171,8 @@ class Broadcaster:
         try:
             change = json.loads(payload)
             change["confirmed"] = int(change["confirmed"])  # required: KeyError otherwise
-            changed = self.counts.apply(
-                int(change["campaign_id"]), change["level"], change["code"], **stored_of(change)
+            changed = self.counts.apply_stored(
+                int(change["campaign_id"]), (change["level"], change["code"]), stored_of(change)
             )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed %s notification", channel)

@@ -56,7 +56,9 @@ class OfficialDomains:
             key = (row["level"], row["code"])
             self.assemblies.setdefault(key, set()).add(row["domain"].strip().lower())
         text = lzma.decompress(mairies.read_bytes()).decode()
-        town_halls = {row["code"]: domain_of(row["email"]) for row in csv.DictReader(io.StringIO(text))}
+        town_halls = {
+            row["code"]: domain_of(row["email"]) for row in csv.DictReader(io.StringIO(text))
+        }
         shared = Counter(town_halls.values())
         # A commune's domain: its own, not a provider's, not shared with another town hall.
         self.communes = {

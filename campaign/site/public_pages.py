@@ -81,15 +81,13 @@ class CommuneRow(NamedTuple):
     commune's own figure about them counts only a maire who agreed to be listed."""
 
     commune: Territory
-    count: int
+    signatures: int
     verified: int
     register_match: int
     maire: str  # "verified", "declared" or ""
 
 
-def _communes_with_signatures(
-    runtime: Runtime, campaign_id: int, t: Territory
-) -> list[CommuneRow]:
+def _communes_with_signatures(runtime: Runtime, campaign_id: int, t: Territory) -> list[CommuneRow]:
     """The communes of a région or département with confirmed signatures, most signatures
     first. Walks only the communes that have some."""
     counts = runtime.counts.campaign(campaign_id)
@@ -114,7 +112,7 @@ def _communes_with_signatures(
                     maire,
                 )
             )
-    found.sort(key=lambda row: (-row.count, normalize(row.commune.name)))
+    found.sort(key=lambda row: (-row.signatures, normalize(row.commune.name)))
     return found
 
 
