@@ -141,8 +141,15 @@ async def signatories(db: asyncpg.Connection) -> dict[str, int]:
             db, given_name="Sam", family_name="Suspect", code="69123", status="pending"
         ),
     }
+    # Proven (issue 14): the badge; Zola only matches the register: no badge.
     await db.execute(
-        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1", ids["lyon"]
+        "UPDATE signatures SET verification_override = 'verified', proof = 'organisers', "
+        "proof_at = now(), proof_note = 'test' WHERE id = $1",
+        ids["lyon"],
+    )
+    await db.execute(
+        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1",
+        ids["villeurbanne"],
     )
     await db.execute("UPDATE signatures SET featured = true WHERE id = $1", ids["featured"])
     # A suspect signature is kept but neither counted nor listed (campaign/abuse.py).
