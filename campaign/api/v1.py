@@ -22,7 +22,7 @@ from campaign.counts.cache import CountsBody
 from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
-from campaign.register.proof import PROOFS
+from campaign.register.proof import Proof
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
@@ -57,15 +57,29 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     mandate: str
     territory_code: str
     territory_name: str
-    verified: bool
-    """The signer is proven to be the official they declare (`proof` says how)."""
-    proof: Annotated[str | None, Meta(extra_json_schema={"enum": [*PROOFS, None]})] = None
-    """How: `mairie` (the town hall confirmed through its official address), `official_domain`
-    (confirmed from an address at the official domain of their collectivité or assembly),
-    `organisers` (attested by the organisers); null: not proven."""
-    register_match: bool = False
-    """The declared name and mandate are in the national register of elected officials
-    (« mandat trouvé au RNE »): this alone does not prove who signed."""
+    verified: Annotated[
+        bool,
+        Meta(
+            description="Élu·e vérifié·e : la preuve que le signataire est l’élu·e déclaré·e "
+            "est apportée (`proof` dit par qui)"
+        ),
+    ]
+    proof: Annotated[
+        Proof | None,
+        Meta(
+            description="Qui l’a prouvé : `mairie` (la mairie a confirmé depuis son adresse "
+            "officielle), `official_domain` (confirmé depuis une adresse au domaine officiel de "
+            "sa collectivité ou de son assemblée), `organisers` (attesté par les organisateurs) ; "
+            "null : non prouvé"
+        ),
+    ] = None
+    register_match: Annotated[
+        bool,
+        Meta(
+            description="Mandat trouvé au RNE : le nom et le mandat déclarés figurent au "
+            "répertoire national des élus, ce qui ne prouve pas qui a signé"
+        ),
+    ] = False
     featured: bool
     signed_at: datetime
 

@@ -17,10 +17,11 @@ import io
 import lzma
 from collections import Counter
 from importlib.resources.abc import Traversable
-from typing import Final
+from typing import Final, Literal
 
 from campaign.core import resources
 
+Proof = Literal["mairie", "official_domain", "organisers"]
 PROOFS: Final = ("mairie", "official_domain", "organisers")
 
 MAIRIES_FILE: Final = resources.DATA / "mairies.csv.xz"

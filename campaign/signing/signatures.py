@@ -20,6 +20,7 @@ from campaign.core.settings import Settings
 from campaign.letter.campaigns import Campaign
 from campaign.letter.consent import CURRENT_VERSION as CONSENT_VERSION
 from campaign.mail import outbox
+from campaign.register.proof import Proof
 from campaign.signing import abuse
 from campaign.signing.validation import SigningRequest
 
@@ -309,7 +310,7 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     confirmed_at: datetime
     featured: bool = False
     verified: bool = False  # proven to be the official declared (`proof` says how)
-    proof: str | None = None  # mairie, official_domain, organisers
+    proof: Proof | None = None
     register_match: bool = False  # the name and mandate are in the register
 
 

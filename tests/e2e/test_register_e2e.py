@@ -390,6 +390,17 @@ async def test_the_counts_schema_documents_the_new_fields(web: httpx.AsyncClient
     for field in ("count", "verified", "officials", "coverage", "communes_signed", "maires"):
         assert field in item, field
     assert "maire" in str(item["coverage"]).lower()
+    # Issue 14: declared and verified figures, side by side; the items' levels of proof.
+    for field in ("register_match", "maires_declared", "coverage_declared"):
+        assert field in item, field
+        assert field in schema["components"]["schemas"][ref]["properties"], field
+    assert "liste publique" in str(item["maires_signed"])
+    items = schema["paths"]["/api/v1/campaigns/{slug}/signatories"]["get"]["responses"]["200"]
+    page_ref = items["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    page = schema["components"]["schemas"][page_ref]["properties"]
+    signatory_ref = page["items"]["items"]["$ref"].rsplit("/", 1)[1]
+    signatory = schema["components"]["schemas"][signatory_ref]["properties"]
+    assert "official_domain" in str(signatory["proof"]) and "register_match" in signatory
 
 
 async def test_a_new_register_changes_the_coverage_everywhere(
