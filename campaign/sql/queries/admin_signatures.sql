@@ -35,7 +35,8 @@ ORDER BY s.id;
 SELECT s.id, s.given_name, s.family_name, s.email, s.mandate, s.territory_level,
        s.territory_code, s.public, s.status, s.featured, s.ref, s.comment, s.letter_version,
        s.created_at, s.confirmed_at, t.name AS territory_name, t.departement, t.region,
-       coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified, s.suspect
+       coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified, s.suspect,
+       s.proof, s.register_match
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 ORDER BY s.id;
