@@ -15,12 +15,14 @@ from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
+from msgspec import Meta
 
 from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
 from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
+from campaign.register.proof import Proof
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
@@ -55,7 +57,29 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     mandate: str
     territory_code: str
     territory_name: str
-    verified: bool
+    verified: Annotated[
+        bool,
+        Meta(
+            description="Élu·e vérifié·e : la preuve que le signataire est l’élu·e déclaré·e "
+            "est apportée (`proof` dit par qui)"
+        ),
+    ]
+    proof: Annotated[
+        Proof | None,
+        Meta(
+            description="Qui l’a prouvé : `mairie` (la mairie a confirmé depuis son adresse "
+            "officielle), `official_domain` (confirmé depuis une adresse au domaine officiel de "
+            "sa collectivité ou de son assemblée), `organisers` (attesté par les organisateurs) ; "
+            "null : non prouvé"
+        ),
+    ] = None
+    register_match: Annotated[
+        bool,
+        Meta(
+            description="Mandat trouvé au RNE : le nom et le mandat déclarés figurent au "
+            "répertoire national des élus, ce qui ne prouve pas qui a signé"
+        ),
+    ] = False
     featured: bool
     signed_at: datetime
 
@@ -78,6 +102,8 @@ def signatory_item(runtime: Runtime, r: signatures.Signatory) -> SignatoryItem:
         territory_code=r.territory_code,
         territory_name=territory.name if territory else r.territory_code,
         verified=r.verified,
+        proof=r.proof,
+        register_match=r.register_match,
         featured=r.featured,
         signed_at=r.confirmed_at,
     )

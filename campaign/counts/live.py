@@ -21,7 +21,7 @@ import asyncpg
 import msgspec
 
 from campaign.core.db import DB_ERRORS
-from campaign.counts.cache import CountsCache, Key
+from campaign.counts.cache import CountsCache, Key, stored_of
 from campaign.letter.campaigns import CampaignRegistry
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,10 @@ class ChangedTerritory(msgspec.Struct, frozen=True):
     code: str
     name: str
     count: int
-    verified: int = 0
-    coverage: float | None = None  # share of the territory's maires who signed
+    verified: int = 0  # proven
+    coverage: float | None = None  # share of the territory's maires who signed (proven)
+    register_match: int = 0
+    coverage_declared: float | None = None  # share of its maires who signed (declared)
 
 
 class CountsEvent(msgspec.Struct, frozen=True):
@@ -128,6 +130,10 @@ class Broadcaster:
                     count=counts.count(level, code),
                     verified=counts.metric("verified", level, code),
                     coverage=counts.coverage(self.counts.register, level, code),
+                    register_match=counts.metric("register_match", level, code),
+                    coverage_declared=counts.coverage(
+                        self.counts.register, level, code, "maires_declared"
+                    ),
                 )
             )
         return _encoder.encode(CountsEvent(total=counts.total, changed=changed))
@@ -164,13 +170,9 @@ class Broadcaster:
             return
         try:
             change = json.loads(payload)
-            changed = self.counts.apply(
-                int(change["campaign_id"]),
-                change["level"],
-                change["code"],
-                int(change["confirmed"]),
-                int(change.get("verified", 0)),
-                int(change.get("maires", 0)),
+            change["confirmed"] = int(change["confirmed"])  # required: KeyError otherwise
+            changed = self.counts.apply_stored(
+                int(change["campaign_id"]), (change["level"], change["code"]), stored_of(change)
             )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed %s notification", channel)

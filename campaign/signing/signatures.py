@@ -20,6 +20,7 @@ from campaign.core.settings import Settings
 from campaign.letter.campaigns import Campaign
 from campaign.letter.consent import CURRENT_VERSION as CONSENT_VERSION
 from campaign.mail import outbox
+from campaign.register.proof import Proof
 from campaign.signing import abuse
 from campaign.signing.validation import SigningRequest
 
@@ -308,7 +309,9 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     territory_code: str
     confirmed_at: datetime
     featured: bool = False
-    verified: bool = False  # against the register of elected officials (or by an organiser)
+    verified: bool = False  # proven to be the official declared (`proof` says how)
+    proof: Proof | None = None
+    register_match: bool = False  # the name and mandate are in the register
 
 
 def _like_escape(text: str) -> str:

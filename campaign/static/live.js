@@ -131,11 +131,18 @@
       name.textContent = s.given_name + " " + s.family_name;
       li.appendChild(name);
       li.appendChild(document.createTextNode(", " + (mandates[s.mandate] || s.mandate) + " — " + s.territory_name));
-      if (s.verified) {
+      // The same marks as templates/_signatory.html: proven, or only found in the register.
+      var proofs = {
+        mairie: "Confirmé par la mairie",
+        official_domain: "A signé depuis l’adresse officielle de sa collectivité ou de son assemblée",
+        organisers: "Attesté par les organisateurs"
+      };
+      if (s.verified || s.register_match) {
         var mark = document.createElement("span");
-        mark.className = "verified";
-        mark.title = "Mandat vérifié dans le répertoire national des élus";
-        mark.textContent = "élu·e vérifié·e";
+        mark.className = s.verified ? "verified" : "register-match";
+        mark.title = s.verified ? (proofs[s.proof] || "Élu·e vérifié·e")
+          : "Le nom et le mandat déclarés figurent au répertoire national des élus";
+        mark.textContent = s.verified ? "élu·e vérifié·e" : "mandat trouvé au RNE";
         li.appendChild(document.createTextNode(" "));
         li.appendChild(mark);
       }
