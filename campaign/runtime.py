@@ -140,7 +140,15 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             index,
             registry,
             counts,
-            Broadcaster(dsn, counts, registry, keepalive=settings.sse_keepalive_seconds),
+            Broadcaster(
+                dsn,
+                counts,
+                registry,
+                keepalive=settings.sse_keepalive_seconds,
+                max_per_network=settings.sse_max_per_network,
+                max_streams=settings.sse_max_streams,
+                idle_close=settings.sse_idle_seconds,
+            ),
             writes,
         )
         try:

@@ -16,8 +16,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from campaign.core import clientaddr
 from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
+from campaign.counts.live import KEEPALIVE_FRAME
+from campaign.counts.streamgate import Lease
 from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
@@ -30,6 +33,7 @@ from campaign.web.params import SearchText
 
 REGION_CODE = r"^[0-9]{2}$"
 DEPARTEMENT_CODE = r"^([0-9]{2,3}|2[AB])$"
+STREAM_RETRY_AFTER = 30  # seconds a refused live stream waits (the page polls meanwhile)
 
 
 class CampaignInfo(PublicCampaign, frozen=True, kw_only=True):
@@ -188,11 +192,26 @@ class CampaignApi(Controller):
         return cached_response(request, body, etag=etag, max_age=2, stale=10)
 
     @get("/events", operation_id="streamCounts", media_type="text/event-stream")
-    async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> Stream:
-        """Server-Sent Events: `counts` events with the new total and the changed territories."""
+    async def events(
+        self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Stream:
+        """Server-Sent Events: `counts` events with the new total and the changed territories.
+        Past the streams a process or a client network may hold: 503 and `Retry-After` (poll
+        the counts instead)."""
         c = campaign_or_404(runtime, slug)
+        client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+        lease = runtime.broadcaster.gate.admit(
+            clientaddr.network_of(client) if client is not None else None
+        )
+        if lease is None:
+            raise HTTPException(
+                status_code=503,
+                detail="Trop de flux en direct ouverts : interrogez les compteurs "
+                "(/counts) en attendant.",
+                headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+            )
         return Stream(
-            _count_events(runtime, c.id),
+            _count_events(runtime, c.id, lease),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -276,17 +295,29 @@ class CampaignApi(Controller):
         return cached_response(request, _encoder.encode(found), max_age=10, stale=30)
 
 
-async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[bytes]:
+async def _count_events(
+    runtime: Runtime, campaign_id: int, lease: Lease
+) -> AsyncIterator[bytes]:
     """A snapshot, then each coalesced change, and comments when idle: SSE frames the
-    broadcaster encodes once for every client. Ends with the process (a None in the queue)."""
+    broadcaster encodes once for every client. Ends with the process (a None in the queue), or
+    when only keep-alives went out for `idle_close` seconds (checked at each keep-alive, so a
+    stream costs no timer of its own; the browser's EventSource reconnects by itself)."""
     broadcaster = runtime.broadcaster
+    loop = asyncio.get_running_loop()
     queue = broadcaster.subscribe(campaign_id)
     try:
         yield broadcaster.snapshot_frame(campaign_id)
+        last_count = loop.time()
         while (frame := await queue.get()) is not None:
+            if frame is KEEPALIVE_FRAME:
+                if broadcaster.idle_close and loop.time() - last_count >= broadcaster.idle_close:
+                    return
+            else:
+                last_count = loop.time()
             yield frame
     finally:  # also when the client leaves (the pending read is cancelled)
         broadcaster.unsubscribe(campaign_id, queue)
+        lease.release()
 
 
 @get(
