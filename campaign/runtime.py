@@ -124,6 +124,8 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
     await prepare_database(settings, dsn)
     pool = await db.create_pool(
         dsn,
+        min_size=min(2, settings.db_pool_size),
+        max_size=settings.db_pool_size,
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
     )

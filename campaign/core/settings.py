@@ -100,6 +100,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Letters a public search of the signatories needs at least."""
     search_rate_per_minute: int = 60
     """Public searches per minute from one client network before a 429 (0: no limit)."""
+    db_pool_size: int = 10
+    """Database connections of a process's pool for the pages and the API."""
     max_connections: int = 0
     """Connections and requests one process takes before answering 503 (0: from the open-files
     limit)."""
@@ -183,6 +185,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sse_idle_seconds=float(env.get("SSE_IDLE_SECONDS") or 900),
         search_min_chars=int(env.get("SEARCH_MIN_CHARS") or 3),
         search_rate_per_minute=int(env.get("SEARCH_RATE_PER_MINUTE") or 60),
+        db_pool_size=int(env.get("DB_POOL_SIZE") or 10),
         max_connections=int(env.get("MAX_CONNECTIONS") or 0),
     )
 
