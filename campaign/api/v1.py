@@ -19,9 +19,9 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from campaign.core import clientaddr
 from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
+from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.counts.live import KEEPALIVE_FRAME
 from campaign.counts.streamgate import Lease
-from campaign.counts.latest import names_hidden, seconds_until_names
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
 from campaign.runtime import Runtime, RuntimeDep
@@ -280,24 +280,46 @@ class CampaignApi(Controller):
                 max_age=min(10, hidden_for),
                 stale=min(30, hidden_for),
             )
-        async with runtime.pool.acquire() as conn:
-            total, rows = await signatures.public_signatories(
-                conn,
-                c.id,
-                region=region,
-                departement=departement,
-                mandate=mandate,
-                q=q,
-                limit=limit,
-                offset=(page - 1) * limit,
+        least = runtime.settings.search_min_chars
+        if q and signatures.search_length(q) < least:
+            raise HTTPException(
+                status_code=400,
+                detail=f"q : au moins {least} caractères pour une recherche.",
+                extra=[{"key": "q", "message": f"Au moins {least} caractères."}],
             )
+        if q:
+            client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+            wait = runtime.search_rate.retry_after(
+                clientaddr.network_of(client) if client is not None else None
+            )
+            if wait:
+                raise HTTPException(
+                    status_code=429,
+                    detail=f"Trop de recherches depuis votre réseau : réessayez dans {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        key = ("api", c.id, region, departement, mandate, q, page, limit)
+        found = runtime.searches.get(key) if q else None
+        if found is None:
+            async with runtime.pool.acquire() as conn:
+                found = await signatures.public_signatories(
+                    conn,
+                    c.id,
+                    region=region,
+                    departement=departement,
+                    mandate=mandate,
+                    q=q,
+                    limit=limit,
+                    offset=(page - 1) * limit,
+                )
+            if q:
+                runtime.searches.put(key, found)
+        total, rows = found
         found = SignatoryPage(total=total, items=[signatory_item(runtime, r) for r in rows])
         return cached_response(request, _encoder.encode(found), max_age=10, stale=30)
 
 
-async def _count_events(
-    runtime: Runtime, campaign_id: int, lease: Lease
-) -> AsyncIterator[bytes]:
+async def _count_events(runtime: Runtime, campaign_id: int, lease: Lease) -> AsyncIterator[bytes]:
     """A snapshot, then each coalesced change, and comments when idle: SSE frames the
     broadcaster encodes once for every client. Ends with the process (a None in the queue), or
     when only keep-alives went out for `idle_close` seconds (checked at each keep-alive, so a
