@@ -7,7 +7,6 @@ low gets a 403 page.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -146,18 +145,27 @@ class LoginController(Controller):
         address = str(client) if client else "unknown"
         async with runtime.pool.acquire() as conn:
             wait = await throttle.wait_seconds(conn, email, address)
-            if wait:
-                message = f"Trop de tentatives. Réessayez dans {count_of(wait, 'seconde')}."
+            row = None if wait else await conn.fetchrow(Q["admin_organiser_by_email"], email)
+        if wait:  # the same for an account that does not exist
+            message = f"Trop de tentatives. Réessayez dans {count_of(wait, 'seconde')}."
+            return _login_page(message, email, target, status=429)
+        stored = row["password_hash"] if row is not None and row["active"] else None
+        with throttle.one_at_a_time(email) as mine:
+            if not mine:
+                message = f"Trop de tentatives. Réessayez dans {count_of(1, 'seconde')}."
                 return _login_page(message, email, target, status=429)
-            row = await conn.fetchrow(Q["admin_organiser_by_email"], email)
-            stored = row["password_hash"] if row is not None and row["active"] else None
-            # argon2 takes tens of milliseconds of CPU: off the event loop.
-            ok = await asyncio.to_thread(passwords.verify_password, stored, password)
+            # The hash is checked with no database connection held: a login flood must not
+            # take the pool from the pages (read, release, verify, then write).
+            ok = await passwords.verify_password_async(stored, password)
             if not ok or row is None:
-                await throttle.failed(conn, email, address)
+                async with runtime.pool.acquire() as conn:
+                    await throttle.failed(conn, email, address)
                 return _login_page(BAD_LOGIN, email, target, status=401)
-            if passwords.needs_rehash(row["password_hash"]):
-                new_hash = await asyncio.to_thread(passwords.hash_password, password)
+        new_hash = None
+        if passwords.needs_rehash(row["password_hash"]):
+            new_hash = await passwords.hash_password_async(password)
+        async with runtime.pool.acquire() as conn:
+            if new_hash is not None:
                 await conn.execute(Q["admin_set_password_hash"], row["id"], new_hash)
             cookie = sessions.cookie_name(runtime.settings)
             # Whatever id the browser came with (planted or stale) ends here; the new one is fresh.

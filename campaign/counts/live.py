@@ -22,6 +22,7 @@ import msgspec
 
 from campaign.core.db import DB_ERRORS
 from campaign.counts.cache import CountsCache, Key, stored_of
+from campaign.counts.streamgate import StreamGate
 from campaign.letter.campaigns import CampaignRegistry
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,13 @@ class Broadcaster:
     interval: float = 0.25
     queue_size: int = 64
     keepalive: float = 15.0
+    max_per_network: int = 0
+    max_streams: int = 0
+    idle_close: float = 0.0
+    """Seconds without a counts event after which a stream ends (0: never)."""
 
     def __post_init__(self) -> None:
+        self.gate = StreamGate(self.max_per_network, self.max_streams)
         self.connected = asyncio.Event()
         self._pending: dict[int, set[Key]] = defaultdict(set)
         self._wake = asyncio.Event()
@@ -93,7 +99,12 @@ class Broadcaster:
         return queue
 
     def unsubscribe(self, campaign_id: int, queue: asyncio.Queue[bytes | None]) -> None:
-        self._subscribers[campaign_id].discard(queue)
+        subscribers = self._subscribers.get(campaign_id)
+        if subscribers is not None:
+            subscribers.discard(queue)
+            if not subscribers:  # nothing outlives the last client of a campaign
+                del self._subscribers[campaign_id]
+                self._last_frame.pop(campaign_id, None)
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -315,7 +316,16 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _like_escape(text: str) -> str:
+    """`text` as a LIKE pattern matching itself. NFKC first: it turns a full-width ％ or ＿ into
+    % or _, which must then be escaped like any other (PostgreSQL's unaccent, applied after,
+    leaves %, _ and \\ alone)."""
+    text = unicodedata.normalize("NFKC", text)
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_length(q: str) -> int:
+    """The characters of a search that count towards its minimum length (no spaces)."""
+    return len("".join(unicodedata.normalize("NFKC", q).split()))
 
 
 async def public_signatories(
