@@ -60,6 +60,14 @@ def _raise_open_files_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _connection_limit(configured: int) -> int:
+    """MAX_CONNECTIONS, or the open-files limit less what the pool, logs and listeners need."""
+    if configured > 0:
+        return configured
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(64, soft - 256) if soft != resource.RLIM_INFINITY else 100_000
+
+
 def _tune_gc() -> None:
     """Rarer young collections for a serving process.
 
@@ -119,6 +127,13 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         "proxy_headers": False,
         "timeout_graceful_shutdown": 5,
         "log_level": "info",
+        # Bounds on one client (uvicorn has no header-read timeout: the front server gives it,
+        # docs/deployment.md): an idle kept-alive connection closes after 5 s, a request head
+        # stops at 16 KiB, and past `limit_concurrency` connections new requests get a 503
+        # rather than the process running out of file descriptors.
+        "timeout_keep_alive": 5,
+        "h11_max_incomplete_event_size": 16 * 1024,
+        "limit_concurrency": _connection_limit(settings.max_connections),
     }
     if args.workers > 1:
         assert settings.database_url is not None

@@ -18,6 +18,7 @@ from litestar.di import NamedDependency
 
 from campaign.core import db, migrations
 from campaign.core.bodies import LastBuilt
+from campaign.core.bounded import RatePerMinute, TTLCache
 from campaign.core.clock import Clock
 from campaign.core.settings import Settings
 from campaign.counts.cache import CountsCache
@@ -80,6 +81,10 @@ class Runtime:
     """The published list and files, built once per change."""
     opendata: OpenData = field(init=False)
     """The open-data files (counts under Licence Ouverte), built once per change."""
+    search_rate: RatePerMinute = field(init=False)
+    """Public name searches per client network and minute."""
+    searches: TTLCache[Any] = field(init=False)
+    """The last public searches' answers, for a few seconds (a crowd typing the same name)."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
@@ -88,6 +93,8 @@ class Runtime:
         self.confirming = ConfirmBatcher(self.writes)
         self.publication = Publication(self.pool, self.counts, self.index, self.clock)
         self.opendata = OpenData(self.pool, self.counts, self.index, self.settings.base_url)
+        self.search_rate = RatePerMinute(self.settings.search_rate_per_minute)
+        self.searches = TTLCache(512, 10.0)
 
 
 def email_contexts() -> EmailContexts:
@@ -129,6 +136,8 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
     await prepare_database(settings, dsn)
     pool = await db.create_pool(
         dsn,
+        min_size=min(2, settings.db_pool_size),
+        max_size=settings.db_pool_size,
         command_timeout=settings.db_command_timeout,
         acquire_timeout=settings.db_acquire_timeout,
     )
@@ -145,7 +154,15 @@ async def running(settings: Settings, *, run_worker: bool = True) -> AsyncIterat
             index,
             registry,
             counts,
-            Broadcaster(dsn, counts, registry, keepalive=settings.sse_keepalive_seconds),
+            Broadcaster(
+                dsn,
+                counts,
+                registry,
+                keepalive=settings.sse_keepalive_seconds,
+                max_per_network=settings.sse_max_per_network,
+                max_streams=settings.sse_max_streams,
+                idle_close=settings.sse_idle_seconds,
+            ),
             writes,
         )
         try:

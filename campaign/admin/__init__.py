@@ -1,5 +1,6 @@
 """The organisers' back office under /admin: accounts and sessions, dashboard, signatories,
-moderation, correspondence, campaign settings, exports, audit log.
+moderation, correspondence, campaign settings, exports, audit log; and the territorial
+catalysts' console under /console (the same sessions, a role of its own).
 
 `router()` gathers its routes behind one guard (campaign/admin/auth.py): every route declares
 the least role it needs, and a route that declares none is refused.
@@ -27,6 +28,8 @@ def router() -> Router:
         account_pages,
         auth,
         campaign_settings,
+        catalyst_pages,
+        console_pages,
         correspondence,
         dashboard,
         export_pages,
@@ -56,6 +59,8 @@ def router() -> Router:
             relay_pages.RelaysController,
             relay_pages.TerritoriesController,
             hook_pages.HooksController,
+            catalyst_pages.CatalystsController,
+            console_pages.ConsoleController,
         ],
         guards=[auth.role_guard],
         dependencies={

@@ -7,7 +7,6 @@ low gets a 403 page.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 from urllib.parse import quote
@@ -27,7 +26,7 @@ from campaign.core.db import Q
 from campaign.core.frenchnumbers import count_of
 from campaign.organisers import passwords, sessions, throttle
 from campaign.organisers.accounts import normalise_email
-from campaign.organisers.roles import RANK, allows
+from campaign.organisers.roles import CATALYST, allows, declared
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.web.httpcache import NO_STORE
@@ -35,6 +34,7 @@ from campaign.web.httpcache import NO_STORE
 log = logging.getLogger(__name__)
 
 LOGIN_PATH = "/admin/connexion"
+CONSOLE_PATH = "/console"
 BAD_LOGIN = "Adresse ou mot de passe incorrect."
 
 
@@ -54,7 +54,7 @@ async def role_guard(
     if handler.opt.get("anonymous"):
         return
     required = handler.opt.get("role")
-    if required not in RANK:
+    if not declared(required):
         raise PermissionDeniedException(detail="Route sans rôle déclaré.")
     runtime = _runtime(connection)
     session_id = connection.cookies.get(sessions.cookie_name(runtime.settings))
@@ -63,7 +63,7 @@ async def role_guard(
     if user is None:
         raise NotAuthorizedException(detail="Connexion requise.")
     connection.state.organiser = user
-    if not allows(user.role, required):
+    if not allows(user.role, str(required)):
         raise PermissionDeniedException(detail="Votre rôle ne permet pas d’accéder à cette page.")
 
 
@@ -78,7 +78,8 @@ def provide_user(request: Request[Any, Any, Any]) -> SessionUser:
 
 def to_login(request: Request[Any, Any, Any], _exc: NotAuthorizedException) -> Response[Any]:
     """Anonymous (or expired) visitors go to the login page, and come back after."""
-    target = request.url.path if request.method == "GET" else "/admin"
+    home = CONSOLE_PATH if request.url.path.startswith(CONSOLE_PATH) else "/admin"
+    target = request.url.path if request.method == "GET" else home
     query = f"?suivant={quote(target)}" if target not in ("/admin", "/admin/") else ""
     return Redirect(LOGIN_PATH + query, status_code=303, headers=NO_STORE)
 
@@ -93,10 +94,23 @@ def forbidden(request: Request[Any, Any, Any], exc: PermissionDeniedException) -
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path of the back office: never another site (`//evil`, `/\\evil`)."""
-    if target and target.startswith("/admin") and "//" not in target and "\\" not in target:
+    """Only a path of the back office or the console: never another site (`//evil`, `/\\evil`)."""
+    if (
+        target
+        and target.startswith(("/admin", CONSOLE_PATH))
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return "/admin"
+
+
+def home_of(role: str, target: str) -> str:
+    """Where a login leads: a catalyst to its console, whatever it was going to; anyone else
+    to the page it asked for, never to the console (it is the catalysts')."""
+    if role == CATALYST:
+        return target if target.startswith(CONSOLE_PATH) else CONSOLE_PATH
+    return "/admin" if target.startswith(CONSOLE_PATH) else target
 
 
 def _login_page(
@@ -131,18 +145,27 @@ class LoginController(Controller):
         address = str(client) if client else "unknown"
         async with runtime.pool.acquire() as conn:
             wait = await throttle.wait_seconds(conn, email, address)
-            if wait:
-                message = f"Trop de tentatives. Réessayez dans {count_of(wait, 'seconde')}."
+            row = None if wait else await conn.fetchrow(Q["admin_organiser_by_email"], email)
+        if wait:  # the same for an account that does not exist
+            message = f"Trop de tentatives. Réessayez dans {count_of(wait, 'seconde')}."
+            return _login_page(message, email, target, status=429)
+        stored = row["password_hash"] if row is not None and row["active"] else None
+        with throttle.one_at_a_time(email) as mine:
+            if not mine:
+                message = f"Trop de tentatives. Réessayez dans {count_of(1, 'seconde')}."
                 return _login_page(message, email, target, status=429)
-            row = await conn.fetchrow(Q["admin_organiser_by_email"], email)
-            stored = row["password_hash"] if row is not None and row["active"] else None
-            # argon2 takes tens of milliseconds of CPU: off the event loop.
-            ok = await asyncio.to_thread(passwords.verify_password, stored, password)
+            # The hash is checked with no database connection held: a login flood must not
+            # take the pool from the pages (read, release, verify, then write).
+            ok = await passwords.verify_password_async(stored, password)
             if not ok or row is None:
-                await throttle.failed(conn, email, address)
+                async with runtime.pool.acquire() as conn:
+                    await throttle.failed(conn, email, address)
                 return _login_page(BAD_LOGIN, email, target, status=401)
-            if passwords.needs_rehash(row["password_hash"]):
-                new_hash = await asyncio.to_thread(passwords.hash_password, password)
+        new_hash = None
+        if passwords.needs_rehash(row["password_hash"]):
+            new_hash = await passwords.hash_password_async(password)
+        async with runtime.pool.acquire() as conn:
+            if new_hash is not None:
                 await conn.execute(Q["admin_set_password_hash"], row["id"], new_hash)
             cookie = sessions.cookie_name(runtime.settings)
             # Whatever id the browser came with (planted or stale) ends here; the new one is fresh.
@@ -152,21 +175,28 @@ class LoginController(Controller):
             await conn.execute(Q["admin_record_login"], row["id"])
             await audit.record(conn, Actor(id=row["id"], email=email), "login")
         log.info("organiser %s logged in", row["id"])
-        response: Response[Any] = Redirect(target, status_code=303, headers=NO_STORE)
+        home = home_of(row["role"], target)
+        response: Response[Any] = Redirect(home, status_code=303, headers=NO_STORE)
         response.set_cookie(session_cookie(runtime, session_id))
         return response
 
     @post("/deconnexion", opt={"role": "viewer"})
     async def logout(self, runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Response[Any]:
-        cookie = sessions.cookie_name(runtime.settings)
-        user: SessionUser = request.state.organiser
-        async with runtime.pool.acquire() as conn:
-            await sessions.end(conn, request.cookies.get(cookie))
-            await audit.record(conn, actor(user), "logout")
-        response: Response[Any] = Redirect(f"{LOGIN_PATH}?fin=1", status_code=303, headers=NO_STORE)
-        # Same attributes as when it was set: a `__Host-` cookie is only replaced by a Secure one.
-        response.set_cookie(session_cookie(runtime, "", max_age=0))
-        return response
+        return await end_session(runtime, request.state.organiser, request)
+
+
+async def end_session(
+    runtime: Runtime, user: SessionUser, request: Request[Any, Any, Any]
+) -> Response[Any]:
+    """Logout, from the back office or a catalyst's console: the session ends on the server."""
+    cookie = sessions.cookie_name(runtime.settings)
+    async with runtime.pool.acquire() as conn:
+        await sessions.end(conn, request.cookies.get(cookie))
+        await audit.record(conn, actor(user), "logout")
+    response: Response[Any] = Redirect(f"{LOGIN_PATH}?fin=1", status_code=303, headers=NO_STORE)
+    # Same attributes as when it was set: a `__Host-` cookie is only replaced by a Secure one.
+    response.set_cookie(session_cookie(runtime, "", max_age=0))
+    return response
 
 
 def session_cookie(

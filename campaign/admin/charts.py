@@ -58,3 +58,45 @@ def daily_bars(days: list[tuple[date, int, int]], *, width: int = 720, height: i
             )
     out.append("</svg>")
     return "".join(out)
+
+
+def coverage_line(
+    days: list[tuple[date, int]], total: int, *, width: int = 360, height: int = 160
+) -> str:
+    """The communes whose maire has signed, day by day, out of `total`: a line over an area."""
+    left, bottom, top, right = 34, 24, 10, 8
+    plot_w, plot_h = width - left - right, height - bottom - top
+    peak = max(total, 1)
+    step = plot_w / max(len(days) - 1, 1)
+    points = [
+        (left + i * step, top + plot_h * (1 - count / peak)) for i, (_, count) in enumerate(days)
+    ]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    area = f"{left},{top + plot_h} {line} {left + plot_w:.1f},{top + plot_h}"
+    last = days[-1][1] if days else 0
+    title = f"Communes dont le maire a signé\u202f: {last} sur {total}"
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-labelledby="coverage-title" class="chart coverage">',
+        f'<title id="coverage-title">{escape(title)}</title>',
+    ]
+    for fraction in (0, 0.5, 1):
+        y = top + plot_h * (1 - fraction)
+        out.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" class="grid"/>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{round(peak * fraction)}</text>"
+        )
+    if points:
+        out.append(f'<polygon points="{area}" class="received"/>')
+        out.append(
+            f'<polyline points="{line}" fill="none" stroke="currentColor" stroke-width="2"/>'
+        )
+        for i in (0, len(days) - 1):
+            anchor = "start" if i == 0 else "end"
+            out.append(
+                f'<text x="{points[i][0]:.1f}" y="{height - 6}" text-anchor="{anchor}">'
+                f"{escape(short_date(days[i][0]))}</text>"
+            )
+    out.append("</svg>")
+    return "".join(out)

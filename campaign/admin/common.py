@@ -34,6 +34,8 @@ DONE: Final = {
     "compte": "Compte enregistré.",
     "lot": "Action groupée effectuée.",
     "verification": "Vérification enregistrée.",
+    "attestation": "Attestation enregistrée : la signature est celle d’un·e élu·e vérifié·e.",
+    "desattestation": "Attestation retirée.",
     "suspicion": "Suspicion levée : la signature compte désormais si elle est confirmée.",
 }
 

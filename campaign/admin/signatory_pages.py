@@ -161,6 +161,44 @@ class SignatoriesController(Controller):
             )
         return _back(signature_id, "verification")
 
+    @post("/{signature_id:int}/attestation", opt=ORGANISER)
+    async def attest(
+        self, runtime: RuntimeDep, user: UserDep, signature_id: FromPath[int], form: FormDep
+    ) -> Template | Redirect:
+        """Attest that the signer is the official declared (with a reason), or withdraw it."""
+        decision, reason = text(form, "decision"), text(form, "motif").strip()
+        if decision not in ("attester", "retirer"):
+            return await _detail_page(runtime, user, signature_id, error="Décision inconnue.")
+        if decision == "attester" and not reason:
+            message = "Une attestation demande un motif (comment savez-vous que c’est l’élu·e ?)."
+            return await _detail_page(runtime, user, signature_id, error=message)
+        if len(reason) > verification.REASON_MAX:
+            message = "Le motif ne doit pas dépasser 500 caractères."
+            return await _detail_page(runtime, user, signature_id, error=message)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            before = await signatories.get(conn, signature_id, with_email=False)
+            if before is None:
+                raise NotFoundException(detail="Signature introuvable.")
+            if decision == "attester":
+                done = await verification.attest(conn, signature_id, reason, user.email)
+                refused = "Cette signature est déjà prouvée par la mairie ou son domaine officiel."
+            else:
+                done = await verification.withdraw_attestation(conn, signature_id)
+                refused = "Cette signature n’a pas d’attestation des organisateurs à retirer."
+            if not done:
+                return await _detail_page(runtime, user, signature_id, error=refused)
+            await audit.record(
+                conn,
+                actor(user),
+                "signature.attest" if decision == "attester" else "signature.unattest",
+                target_type="signature",
+                target_id=signature_id,
+                before={"preuve": before.proof},
+                after={"preuve": "organisers" if decision == "attester" else None},
+                detail={"motif": reason} if reason else None,
+            )
+        return _back(signature_id, "attestation" if decision == "attester" else "desattestation")
+
     @get("/lot", opt=ORGANISER)
     async def bulk_preview(
         self, runtime: RuntimeDep, user: UserDep, request: Request[Any, Any, Any]

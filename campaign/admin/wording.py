@@ -127,6 +127,12 @@ PHRASES: Final[dict[str, Phrase]] = {
         f"a changé la vérification de {_target(e)}{NBSP}: "
         f"{DECISION_LABELS.get(_get(a, 'décision'), str(_get(a, 'décision')))}"
     ),
+    "signature.attest": lambda e, b, a, d: (
+        f"a attesté que {_target(e)} est bien l’élu·e déclaré·e{_reason(d)}"
+    ),
+    "signature.unattest": lambda e, b, a, d: (
+        f"a retiré son attestation de {_target(e)}{_reason(d)}"
+    ),
     "mail.retry": lambda e, b, a, d: f"a relancé un courriel de {_target(e)}",
     "mailing.create": lambda e, b, a, d: (
         f"a préparé {_target(e)}"

@@ -15,12 +15,17 @@ from litestar.openapi.spec import Operation
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_202_ACCEPTED
+from msgspec import Meta
 
+from campaign.core import clientaddr
 from campaign.core.migrations import pending_migrations
 from campaign.counts.cache import CountsBody
 from campaign.counts.latest import names_hidden, seconds_until_names
+from campaign.counts.live import KEEPALIVE_FRAME
+from campaign.counts.streamgate import Lease
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign, PublicCampaign
+from campaign.register.proof import Proof
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.validation import SigningBody, check_signing
@@ -30,6 +35,7 @@ from campaign.web.params import SearchText
 
 REGION_CODE = r"^[0-9]{2}$"
 DEPARTEMENT_CODE = r"^([0-9]{2,3}|2[AB])$"
+STREAM_RETRY_AFTER = 30  # seconds a refused live stream waits (the page polls meanwhile)
 
 
 class CampaignInfo(PublicCampaign, frozen=True, kw_only=True):
@@ -55,7 +61,29 @@ class SignatoryItem(msgspec.Struct, frozen=True, kw_only=True):
     mandate: str
     territory_code: str
     territory_name: str
-    verified: bool
+    verified: Annotated[
+        bool,
+        Meta(
+            description="Élu·e vérifié·e : la preuve que le signataire est l’élu·e déclaré·e "
+            "est apportée (`proof` dit par qui)"
+        ),
+    ]
+    proof: Annotated[
+        Proof | None,
+        Meta(
+            description="Qui l’a prouvé : `mairie` (la mairie a confirmé depuis son adresse "
+            "officielle), `official_domain` (confirmé depuis une adresse au domaine officiel de "
+            "sa collectivité ou de son assemblée), `organisers` (attesté par les organisateurs) ; "
+            "null : non prouvé"
+        ),
+    ] = None
+    register_match: Annotated[
+        bool,
+        Meta(
+            description="Mandat trouvé au RNE : le nom et le mandat déclarés figurent au "
+            "répertoire national des élus, ce qui ne prouve pas qui a signé"
+        ),
+    ] = False
     featured: bool
     signed_at: datetime
 
@@ -78,6 +106,8 @@ def signatory_item(runtime: Runtime, r: signatures.Signatory) -> SignatoryItem:
         territory_code=r.territory_code,
         territory_name=territory.name if territory else r.territory_code,
         verified=r.verified,
+        proof=r.proof,
+        register_match=r.register_match,
         featured=r.featured,
         signed_at=r.confirmed_at,
     )
@@ -188,11 +218,26 @@ class CampaignApi(Controller):
         return cached_response(request, body, etag=etag, max_age=2, stale=10)
 
     @get("/events", operation_id="streamCounts", media_type="text/event-stream")
-    async def events(self, slug: FromPath[str], runtime: RuntimeDep) -> Stream:
-        """Server-Sent Events: `counts` events with the new total and the changed territories."""
+    async def events(
+        self, slug: FromPath[str], runtime: RuntimeDep, request: Request[Any, Any, Any]
+    ) -> Stream:
+        """Server-Sent Events: `counts` events with the new total and the changed territories.
+        Past the streams a process or a client network may hold: 503 and `Retry-After` (poll
+        the counts instead)."""
         c = campaign_or_404(runtime, slug)
+        client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+        lease = runtime.broadcaster.gate.admit(
+            clientaddr.network_of(client) if client is not None else None
+        )
+        if lease is None:
+            raise HTTPException(
+                status_code=503,
+                detail="Trop de flux en direct ouverts : interrogez les compteurs "
+                "(/counts) en attendant.",
+                headers={"Retry-After": str(STREAM_RETRY_AFTER)},
+            )
         return Stream(
-            _count_events(runtime, c.id),
+            _count_events(runtime, c.id, lease),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -261,32 +306,66 @@ class CampaignApi(Controller):
                 max_age=min(10, hidden_for),
                 stale=min(30, hidden_for),
             )
-        async with runtime.pool.acquire() as conn:
-            total, rows = await signatures.public_signatories(
-                conn,
-                c.id,
-                region=region,
-                departement=departement,
-                mandate=mandate,
-                q=q,
-                limit=limit,
-                offset=(page - 1) * limit,
+        least = runtime.settings.search_min_chars
+        if q and signatures.search_length(q) < least:
+            raise HTTPException(
+                status_code=400,
+                detail=f"q : au moins {least} caractères pour une recherche.",
+                extra=[{"key": "q", "message": f"Au moins {least} caractères."}],
             )
+        if q:
+            client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+            wait = runtime.search_rate.retry_after(
+                clientaddr.network_of(client) if client is not None else None
+            )
+            if wait:
+                raise HTTPException(
+                    status_code=429,
+                    detail=f"Trop de recherches depuis votre réseau : réessayez dans {wait} s.",
+                    headers={"Retry-After": str(wait)},
+                )
+        key = ("api", c.id, region, departement, mandate, q, page, limit)
+        found = runtime.searches.get(key) if q else None
+        if found is None:
+            async with runtime.pool.acquire() as conn:
+                found = await signatures.public_signatories(
+                    conn,
+                    c.id,
+                    region=region,
+                    departement=departement,
+                    mandate=mandate,
+                    q=q,
+                    limit=limit,
+                    offset=(page - 1) * limit,
+                )
+            if q:
+                runtime.searches.put(key, found)
+        total, rows = found
         found = SignatoryPage(total=total, items=[signatory_item(runtime, r) for r in rows])
         return cached_response(request, _encoder.encode(found), max_age=10, stale=30)
 
 
-async def _count_events(runtime: Runtime, campaign_id: int) -> AsyncIterator[bytes]:
+async def _count_events(runtime: Runtime, campaign_id: int, lease: Lease) -> AsyncIterator[bytes]:
     """A snapshot, then each coalesced change, and comments when idle: SSE frames the
-    broadcaster encodes once for every client. Ends with the process (a None in the queue)."""
+    broadcaster encodes once for every client. Ends with the process (a None in the queue), or
+    when only keep-alives went out for `idle_close` seconds (checked at each keep-alive, so a
+    stream costs no timer of its own; the browser's EventSource reconnects by itself)."""
     broadcaster = runtime.broadcaster
+    loop = asyncio.get_running_loop()
     queue = broadcaster.subscribe(campaign_id)
     try:
         yield broadcaster.snapshot_frame(campaign_id)
+        last_count = loop.time()
         while (frame := await queue.get()) is not None:
+            if frame is KEEPALIVE_FRAME:
+                if broadcaster.idle_close and loop.time() - last_count >= broadcaster.idle_close:
+                    return
+            else:
+                last_count = loop.time()
             yield frame
     finally:  # also when the client leaves (the pending read is cancelled)
         broadcaster.unsubscribe(campaign_id, queue)
+        lease.release()
 
 
 @get(

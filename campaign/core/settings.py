@@ -98,6 +98,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """First retry delay of a webhook delivery, doubled at each attempt (at most an hour)."""
     webhook_allow_local: bool = False
     """Accept http://127.0.0.1 and localhost as webhook endpoints (tests, development only)."""
+    sse_max_per_network: int = 200
+    """Live streams one client network (/24, /56) may hold in a process (0: no limit)."""
+    sse_max_streams: int = 8000
+    """Live streams a process holds at most; further ones get 503 and poll (0: no limit)."""
+    sse_idle_seconds: float = 900.0
+    """A live stream that carried no count for this long is closed (the browser reconnects)."""
+    search_min_chars: int = 3
+    """Letters a public search of the signatories needs at least."""
+    search_rate_per_minute: int = 60
+    """Public searches per minute from one client network before a 429 (0: no limit)."""
+    db_pool_size: int = 10
+    """Database connections of a process's pool for the pages and the API."""
+    max_connections: int = 0
+    """Connections and requests one process takes before answering 503 (0: from the open-files
+    limit)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -177,6 +192,13 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS") or 10),
         webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS") or 30),
         webhook_allow_local=(env.get("WEBHOOK_ALLOW_LOCAL") or "").lower() in ("1", "true", "yes"),
+        sse_max_per_network=int(env.get("SSE_MAX_PER_NETWORK") or 200),
+        sse_max_streams=int(env.get("SSE_MAX_STREAMS") or 8000),
+        sse_idle_seconds=float(env.get("SSE_IDLE_SECONDS") or 900),
+        search_min_chars=int(env.get("SEARCH_MIN_CHARS") or 3),
+        search_rate_per_minute=int(env.get("SEARCH_RATE_PER_MINUTE") or 60),
+        db_pool_size=int(env.get("DB_POOL_SIZE") or 10),
+        max_connections=int(env.get("MAX_CONNECTIONS") or 0),
     )
 
 

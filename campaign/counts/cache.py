@@ -1,17 +1,20 @@
 """Confirmed signatures per territory, held in memory by every process.
 
 PostgreSQL stores one counter per territory a signer named (`territory_counts`: confirmed
-signatures, verified ones, verified maires); this cache rolls a commune up into its département and
-région. Updates arrive as absolute values, so applying one twice or after a reload changes nothing.
-The register's officials and maires per territory (`Register`) give the coverage: the share of a
-territory's maires who signed.
+signatures, those matching the register, those proven, and maires); this cache rolls a commune up
+into its département and région. Updates arrive as absolute values, so applying one twice or after
+a reload changes nothing. The register's officials and maires per territory (`Register`) give the
+coverage: the share of a territory's maires who signed.
+
+A commune's own figures about its maire (one person, named in the register) count only a maire who
+agreed to be listed; its département, its région and the national totals count every maire.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import asyncpg
 import msgspec
@@ -24,10 +27,23 @@ from campaign.territories.index import TerritoryIndex
 
 LEVELS = ("region", "departement", "commune")
 Key = tuple[str, str]  # (level, code)
-Stored = tuple[int, int, int]  # a stored counter: confirmed, verified, verified maires
-# Rolled up besides the confirmed count: verified signatures, communes whose maire signed (a
-# verified signature with the mandate maire), communes with at least one confirmed signature.
-METRICS = ("verified", "maires_signed", "communes_signed")
+
+
+class Stored(NamedTuple):
+    """A stored counter (confirmed signatures that are not suspect)."""
+
+    confirmed: int = 0
+    verified: int = 0  # proven (`proof` set)
+    maires: int = 0  # proven maires
+    register_match: int = 0
+    maires_declared: int = 0
+    maires_public: int = 0  # maires who agreed to be listed
+    maires_public_verified: int = 0
+
+
+# Rolled up besides the confirmed count: proven signatures, those matching the register, communes
+# whose maire signed (proven; declared), communes with at least one confirmed signature.
+METRICS = ("verified", "register_match", "maires_signed", "maires_declared", "communes_signed")
 
 
 def _doc(text: str) -> Meta:
@@ -45,7 +61,18 @@ class TerritoryCount(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     count: Annotated[Count, _doc("Signatures confirmées")]
     verified: Annotated[
-        Count, _doc("Signatures confirmées vérifiées dans le répertoire national des élus")
+        Count,
+        _doc(
+            "Signatures confirmées d’élus vérifiés : preuve apportée par la mairie, par l’adresse "
+            "au domaine officiel de la collectivité ou par les organisateurs"
+        ),
+    ] = 0
+    register_match: Annotated[
+        Count,
+        _doc(
+            "Signatures confirmées dont le nom et le mandat figurent au répertoire national des "
+            "élus (mandat trouvé au RNE, ce qui ne prouve pas que le signataire est cet élu)"
+        ),
     ] = 0
     officials: Annotated[
         Count,
@@ -58,16 +85,29 @@ class TerritoryCount(msgspec.Struct, frozen=True, kw_only=True):
     maires_signed: Annotated[
         Count,
         _doc(
-            "Communes du territoire dont le maire a signé : signature confirmée ET vérifiée avec "
-            "le mandat « maire » (une commune compte une fois)"
+            "Communes du territoire dont le maire a signé, vérifié : signature confirmée ET "
+            "prouvée avec le mandat « maire » (une commune compte une fois). Pour une commune, "
+            "seulement si le maire a accepté de figurer sur la liste publique"
+        ),
+    ] = 0
+    maires_declared: Annotated[
+        Count,
+        _doc(
+            "Communes du territoire dont le maire a signé, déclaré (signature confirmée avec le "
+            "mandat « maire », prouvée ou non). Pour une commune, seulement si le maire a accepté "
+            "de figurer sur la liste publique"
         ),
     ] = 0
     coverage: Annotated[
         Share | None,
         _doc(
-            "Part des maires du territoire qui ont signé (maires_signed / maires, de 0 à 1) ; "
-            "null quand le répertoire n’a aucun maire pour ce territoire (non chargé)"
+            "Part des maires du territoire qui ont signé, vérifiés (maires_signed / maires, de 0 "
+            "à 1) ; null quand le répertoire n’a aucun maire pour ce territoire (non chargé)"
         ),
+    ] = None
+    coverage_declared: Annotated[
+        Share | None,
+        _doc("Part des maires du territoire qui ont signé, déclarés (maires_declared / maires)"),
     ] = None
     communes_signed: Annotated[
         Count, _doc("Communes du territoire ayant au moins une signature confirmée")
@@ -80,11 +120,20 @@ class CountsBody(msgspec.Struct, frozen=True, kw_only=True):
 
     level: Annotated[str, Meta(extra_json_schema={"enum": list(LEVELS)})]
     total: Annotated[Count, _doc("Signatures confirmées, en tout")]
-    verified: Annotated[Count, _doc("Signatures confirmées et vérifiées, en tout")] = 0
+    verified: Annotated[Count, _doc("Signatures confirmées d’élus vérifiés, en tout")] = 0
+    register_match: Annotated[
+        Count, _doc("Signatures confirmées dont le mandat est trouvé au RNE, en tout")
+    ] = 0
     communes_signed: Annotated[Count, _doc("Communes ayant au moins une signature")] = 0
     maires: Annotated[Count, _doc("Communes dont le maire est au répertoire")] = 0
     maires_signed: Annotated[Count, _doc("Communes dont le maire a signé (vérifié)")] = 0
-    coverage: Annotated[Share | None, _doc("Part des maires qui ont signé, en France")] = None
+    maires_declared: Annotated[Count, _doc("Communes dont le maire a signé (déclaré)")] = 0
+    coverage: Annotated[
+        Share | None, _doc("Part des maires qui ont signé, vérifiés, en France")
+    ] = None
+    coverage_declared: Annotated[
+        Share | None, _doc("Part des maires qui ont signé, déclarés, en France")
+    ] = None
     counts: list[TerritoryCount]
 
 
@@ -125,6 +174,13 @@ def coverage(signed: int, maires: int) -> float | None:
 
 _encoder = msgspec.json.Encoder()
 
+STORED_FIELDS = Stored._fields
+
+
+def stored_of(row: Any) -> Stored:
+    """A counter from a database row or a NOTIFY payload (absent fields: zero)."""
+    return Stored(*(int(row.get(f) or 0) for f in STORED_FIELDS))
+
 
 class CampaignCounts:
     """One campaign's counts: the stored counters and their roll-up."""
@@ -141,19 +197,29 @@ class CampaignCounts:
 
     def set(self, index: TerritoryIndex, key: Key, new: Stored) -> list[Key]:
         """Set a stored counter; returns the territories whose rolled-up counts changed."""
-        old = self.stored.get(key, (0, 0, 0))
+        old = self.stored.get(key, Stored())
         if new == old:
             return []
         self.stored[key] = new
         level, code = key
-        value, verified, maires = new
-        commune = level == "commune"
-        deltas = {
-            "verified": verified - old[1],
-            "maires_signed": commune * ((maires > 0) - (old[2] > 0)),
-            "communes_signed": commune * ((value > 0) - (old[0] > 0)),
+        commune = int(level == "commune")
+
+        def signed(field: str) -> int:  # the commune's maire signed, or no longer
+            now_signed: int = getattr(new, field) > 0
+            was_signed: int = getattr(old, field) > 0
+            return commune * (now_signed - was_signed)
+
+        deltas = {  # for the ancestors and the totals: every signer
+            "verified": new.verified - old.verified,
+            "register_match": new.register_match - old.register_match,
+            "maires_signed": signed("maires"),
+            "maires_declared": signed("maires_declared"),
+            "communes_signed": signed("confirmed"),
         }
-        delta = value - old[0]
+        own = dict(deltas)  # for the commune itself: its maire only if listed publicly
+        own["maires_signed"] = signed("maires_public_verified")
+        own["maires_declared"] = signed("maires_public")
+        delta = new.confirmed - old.confirmed
         self.total += delta
         for metric, d in deltas.items():
             self.totals[metric] += d
@@ -163,7 +229,7 @@ class CampaignCounts:
             changed += index.ancestors(territory)
         for at_level, at_code in changed:
             self.rolled[at_level][at_code] += delta
-            for metric, d in deltas.items():
+            for metric, d in (own if (at_level, at_code) == key else deltas).items():
                 self.metrics[metric][at_level][at_code] += d
         self._bodies.clear()
         return changed
@@ -174,8 +240,12 @@ class CampaignCounts:
     def metric(self, metric: str, level: str, code: str) -> int:
         return self.metrics[metric][level].get(code, 0)
 
-    def coverage(self, register: Register, level: str, code: str) -> float | None:
-        signed = self.metric("maires_signed", level, code)
+    def coverage(
+        self, register: Register, level: str, code: str, metric: str = "maires_signed"
+    ) -> float | None:
+        """The share of maires who signed: proven (`maires_signed`) or declared
+        (`maires_declared`)."""
+        signed = self.metric(metric, level, code)
         return coverage(signed, register.maires[level].get(code, 0))
 
     def forget_bodies(self) -> None:
@@ -201,27 +271,35 @@ class CampaignCounts:
             territory = index.get(level, code)
             maires = register.maires[level].get(code, 0)
             signed = self.metric("maires_signed", level, code)
+            declared = self.metric("maires_declared", level, code)
             items.append(
                 TerritoryCount(
                     code=code,
                     name=territory.name if territory else code,
                     count=rolled.get(code, 0),
                     verified=self.metric("verified", level, code),
+                    register_match=self.metric("register_match", level, code),
                     officials=register.officials[level].get(code, 0),
                     maires=maires,
                     maires_signed=signed,
+                    maires_declared=declared,
                     coverage=coverage(signed, maires),
+                    coverage_declared=coverage(declared, maires),
                     communes_signed=self.metric("communes_signed", level, code),
                 )
             )
+        totals = self.totals
         body = CountsBody(
             level=level,
             total=self.total,
-            verified=self.totals["verified"],
-            communes_signed=self.totals["communes_signed"],
+            verified=totals["verified"],
+            register_match=totals["register_match"],
+            communes_signed=totals["communes_signed"],
             maires=register.total_maires,
-            maires_signed=self.totals["maires_signed"],
-            coverage=coverage(self.totals["maires_signed"], register.total_maires),
+            maires_signed=totals["maires_signed"],
+            maires_declared=totals["maires_declared"],
+            coverage=coverage(totals["maires_signed"], register.total_maires),
+            coverage_declared=coverage(totals["maires_declared"], register.total_maires),
             counts=items,
         )
         payload = _encoder.encode(body)
@@ -251,12 +329,18 @@ class CountsCache:
         value: int,
         verified: int = 0,
         maires: int = 0,
+        **more: int,
     ) -> list[Key]:
-        return self.campaign(campaign_id).set(self.index, (level, code), (value, verified, maires))
+        """Set a stored counter; `more`: the other fields of `Stored` (register_match, ...)."""
+        stored = Stored(value, verified, maires, **more)
+        return self.campaign(campaign_id).set(self.index, (level, code), stored)
+
+    def apply_stored(self, campaign_id: int, key: Key, stored: Stored) -> list[Key]:
+        return self.campaign(campaign_id).set(self.index, key, stored)
 
     def version(self, campaign_id: int) -> Version:
         counts = self.campaign(campaign_id)
-        return counts.total, counts.totals["verified"]
+        return counts.total, counts.totals["verified"], counts.totals["register_match"]
 
     def all_campaigns(self) -> list[int]:
         return list(self._campaigns)
@@ -264,8 +348,10 @@ class CountsCache:
     def body(self, campaign_id: int, level: str) -> tuple[bytes, str]:
         return self.campaign(campaign_id).body(self.index, level, self.register)
 
-    def coverage(self, campaign_id: int, level: str, code: str) -> float | None:
-        return self.campaign(campaign_id).coverage(self.register, level, code)
+    def coverage(
+        self, campaign_id: int, level: str, code: str, metric: str = "maires_signed"
+    ) -> float | None:
+        return self.campaign(campaign_id).coverage(self.register, level, code, metric)
 
     def map_values(self, campaign_id: int, level: str, measure: str) -> dict[str, float]:
         """Every territory of `level`: its signatures, or for `maires` its share of maires who
@@ -273,6 +359,11 @@ class CountsCache:
         codes = [t.code for t in self.index.all(level)]
         if measure == "maires":
             return {code: self.coverage(campaign_id, level, code) or 0.0 for code in codes}
+        if measure == "maires_declared":
+            return {
+                code: self.coverage(campaign_id, level, code, "maires_declared") or 0.0
+                for code in codes
+            }
         counts = self.campaign(campaign_id)
         return {code: float(counts.count(level, code)) for code in codes}
 
@@ -291,10 +382,10 @@ class CountsCache:
         for row in rows:
             key = (row["level"], row["code"])
             seen[row["campaign_id"]].add(key)
-            changed[row["campaign_id"]] += self.apply(
-                row["campaign_id"], *key, row["confirmed"], row["verified"], row["maires"]
+            changed[row["campaign_id"]] += self.apply_stored(
+                row["campaign_id"], key, stored_of(row)
             )
         for campaign_id, counts in self._campaigns.items():  # counters that vanished
             for key in [k for k in counts.stored if k not in seen[campaign_id]]:
-                changed[campaign_id] += counts.set(self.index, key, (0, 0, 0))
+                changed[campaign_id] += counts.set(self.index, key, Stored())
         return {cid: keys for cid, keys in changed.items() if keys}

@@ -106,6 +106,9 @@ class HistoryPoint(msgspec.Struct, frozen=True, kw_only=True):
     """When the counts were read."""
     total: int
     verified: int
+    """Proven officials (before issue 14's migration: matching the register)."""
+    register_match: int = 0
+    """Confirmed signatures whose mandate is found in the register (recorded since then)."""
     regions: dict[str, int]
     """Confirmed signatures per région code; a région without signatures is absent (zero)."""
 
@@ -185,6 +188,7 @@ async def read_history(
             taken_at=row["taken_at"].astimezone(UTC),
             total=row["total"],
             verified=row["verified"],
+            register_match=row["register_match"],
             regions=regions.get(row["hour"], {}),
         )
         for row in hours

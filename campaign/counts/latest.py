@@ -75,9 +75,7 @@ class LatestSignatories:
         self.reads = 0
         """Queries made so far (to watch the cache work)."""
 
-    def _fresh(
-        self, entry: _Entry | None, version: tuple[int, int], now: float, wait: bool
-    ) -> bool:
+    def _fresh(self, entry: _Entry | None, version: Version, now: float, wait: bool) -> bool:
         return entry is not None and self.refresh.fresh(
             entry.version, now - entry.at, version, wait=wait
         )

@@ -21,7 +21,8 @@ import asyncpg
 import msgspec
 
 from campaign.core.db import DB_ERRORS
-from campaign.counts.cache import CountsCache, Key
+from campaign.counts.cache import CountsCache, Key, stored_of
+from campaign.counts.streamgate import StreamGate
 from campaign.letter.campaigns import CampaignRegistry
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,10 @@ class ChangedTerritory(msgspec.Struct, frozen=True):
     code: str
     name: str
     count: int
-    verified: int = 0
-    coverage: float | None = None  # share of the territory's maires who signed
+    verified: int = 0  # proven
+    coverage: float | None = None  # share of the territory's maires who signed (proven)
+    register_match: int = 0
+    coverage_declared: float | None = None  # share of its maires who signed (declared)
 
 
 class CountsEvent(msgspec.Struct, frozen=True):
@@ -67,8 +70,13 @@ class Broadcaster:
     interval: float = 0.25
     queue_size: int = 64
     keepalive: float = 15.0
+    max_per_network: int = 0
+    max_streams: int = 0
+    idle_close: float = 0.0
+    """Seconds without a counts event after which a stream ends (0: never)."""
 
     def __post_init__(self) -> None:
+        self.gate = StreamGate(self.max_per_network, self.max_streams)
         self.connected = asyncio.Event()
         self._pending: dict[int, set[Key]] = defaultdict(set)
         self._wake = asyncio.Event()
@@ -91,7 +99,12 @@ class Broadcaster:
         return queue
 
     def unsubscribe(self, campaign_id: int, queue: asyncio.Queue[bytes | None]) -> None:
-        self._subscribers[campaign_id].discard(queue)
+        subscribers = self._subscribers.get(campaign_id)
+        if subscribers is not None:
+            subscribers.discard(queue)
+            if not subscribers:  # nothing outlives the last client of a campaign
+                del self._subscribers[campaign_id]
+                self._last_frame.pop(campaign_id, None)
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subscribers.values())
@@ -128,6 +141,10 @@ class Broadcaster:
                     count=counts.count(level, code),
                     verified=counts.metric("verified", level, code),
                     coverage=counts.coverage(self.counts.register, level, code),
+                    register_match=counts.metric("register_match", level, code),
+                    coverage_declared=counts.coverage(
+                        self.counts.register, level, code, "maires_declared"
+                    ),
                 )
             )
         return _encoder.encode(CountsEvent(total=counts.total, changed=changed))
@@ -164,13 +181,9 @@ class Broadcaster:
             return
         try:
             change = json.loads(payload)
-            changed = self.counts.apply(
-                int(change["campaign_id"]),
-                change["level"],
-                change["code"],
-                int(change["confirmed"]),
-                int(change.get("verified", 0)),
-                int(change.get("maires", 0)),
+            change["confirmed"] = int(change["confirmed"])  # required: KeyError otherwise
+            changed = self.counts.apply_stored(
+                int(change["campaign_id"]), (change["level"], change["code"]), stored_of(change)
             )
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed %s notification", channel)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Version = tuple[int, int]
-"""A campaign's confirmed and verified totals in memory: when they move, its lists may have
-changed."""
+Version = tuple[int, int, int]
+"""A campaign's confirmed, verified and register-matching totals in memory: when they move, its
+lists may have changed."""
 
-UNREAD: Version = (-1, -1)
+UNREAD: Version = (-1, -1, -1)
 """The version of a copy kept only because the database was away: read again at the next chance."""
 
 

@@ -27,9 +27,15 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r", "\n", "\x00", "＝", "�
 HEADER: Final = (
     "id", "prénom", "nom", "adresse électronique", "mandat", "niveau", "code territoire",
     "territoire", "département", "région", "liste publique", "statut", "mis en avant",
-    "vérifié", "code relais", "commentaire", "version de la lettre", "signée le",
-    "confirmée le", "suspecte",
+    "élu·e vérifié·e", "code relais", "commentaire", "version de la lettre", "signée le",
+    "confirmée le", "suspecte", "preuve", "mandat trouvé au RNE",
 )  # fmt: skip
+# Issue 14: who proved the signer is the official declared (« élu·e vérifié·e »).
+PROOF_LABELS: Final = {
+    "mairie": "mairie",
+    "official_domain": "domaine officiel",
+    "organisers": "organisateurs",
+}
 CURSOR_PREFETCH = 1000
 
 
@@ -69,6 +75,9 @@ def export_row(r: Any) -> list[str | int]:
     values += [neutralise(t) for t in texts]
     values += [r["letter_version"], _when(r["created_at"]), _when(r["confirmed_at"])]
     values.append("oui" if r["suspect"] else "non")  # not counted nor listed until cleared
+    proof = r.get("proof")
+    values.append(PROOF_LABELS.get(proof, proof) if proof else "")
+    values.append("oui" if r.get("register_match") else "non")
     return values
 
 

@@ -51,6 +51,11 @@ class SignatureDetail(SignatoryRow, frozen=True, kw_only=True):
     suspect_cleared_by: str | None = None
     verification: str | None
     verification_override: str | None
+    register_match: bool = False
+    proof: str | None = None
+    proof_at: datetime | None = None
+    proof_by: str | None = None
+    proof_note: str | None = None
     consent_version: int | None = None
     consent_at: datetime | None = None
     withdrawn_at: datetime | None = None
@@ -137,6 +142,8 @@ def _describe(entry: audit.AuditEntry) -> str:
         "signature.correct": "Nom corrigé",
         "signature.resend": "Lien de confirmation renvoyé",
         "signature.verify": "Vérification modifiée",
+        "signature.attest": "Attestée par les organisateurs (élu·e vérifié·e)",
+        "signature.unattest": "Attestation des organisateurs retirée",
         "signature.clear": "Suspicion levée",
         "privacy.erase": "Données effacées (demande d’effacement)",
         "mail.retry": "Courriel relancé",

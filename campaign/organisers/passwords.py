@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import weakref
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -40,3 +44,30 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
 
 def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
+
+
+# argon2 takes tens of milliseconds of CPU and 64 MiB: at most one hash per core at a time, so a
+# login flood queues here instead of starving every other request of CPU and memory.
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slot() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots[loop] = asyncio.Semaphore(os.cpu_count() or 1)
+    return slot
+
+
+async def verify_password_async(stored_hash: str | None, password: str) -> bool:
+    """`verify_password` in a worker thread, one per core at most. Hold no database connection
+    while awaiting it."""
+    async with _slot():
+        return await asyncio.to_thread(verify_password, stored_hash, password)
+
+
+async def hash_password_async(password: str) -> str:
+    async with _slot():
+        return await asyncio.to_thread(hash_password, password)

@@ -41,10 +41,13 @@ FONT_FILES = {
     "BI": "DejaVuSans-BoldOblique.ttf",
 }
 PNG_WIDTH = 1600
+# Issue 14: « vérifiés » are proven (town hall, official domain, organisers); the register
+# matches and the declared maires follow, appended so that the first columns keep their place.
 CSV_HEADER = (
-    "niveau", "code", "nom", "signatures", "signatures vérifiées", "élus au répertoire",
-    "communes dont le maire est au répertoire", "maires signataires", "part des maires signataires",
-    "communes signataires",
+    "niveau", "code", "nom", "signatures", "élus vérifiés", "élus au répertoire",
+    "communes dont le maire est au répertoire", "maires signataires vérifiés",
+    "part des maires signataires vérifiés", "communes signataires", "mandats trouvés au RNE",
+    "maires signataires déclarés", "part des maires signataires déclarés",
 )  # fmt: skip
 LEVEL_NAMES = {"region": "région", "departement": "département", "commune": "commune"}
 
@@ -63,9 +66,12 @@ class CountsFile(msgspec.Struct, frozen=True, kw_only=True):
     generated_at: datetime
     total: int
     verified: int
+    register_match: int = 0
     maires: int
     maires_signed: int
+    maires_declared: int = 0
     coverage: float | None
+    coverage_declared: float | None = None
     regions: list[TerritoryCount]
     departements: list[TerritoryCount]
     communes: list[TerritoryCount]
@@ -86,9 +92,12 @@ def counts_json(
             generated_at=now,
             total=region.total,
             verified=region.verified,
+            register_match=region.register_match,
             maires=region.maires,
             maires_signed=region.maires_signed,
+            maires_declared=region.maires_declared,
             coverage=region.coverage,
+            coverage_declared=region.coverage_declared,
             regions=region.counts,
             departements=levels["departement"].counts,
             communes=levels["commune"].counts,
@@ -120,6 +129,9 @@ def counts_csv(levels: dict[str, CountsBody]) -> bytes:
                     t.maires_signed,
                     _share(t.coverage),
                     t.communes_signed,
+                    t.register_match,
+                    t.maires_declared,
+                    _share(t.coverage_declared),
                 ]
             )
     return ("\ufeff" + out.getvalue()).encode()
@@ -268,7 +280,8 @@ def _signatories(pdf: FPDF, total: int, listing: Listing, mandate_labels: dict[s
     pdf.multi_cell(
         0,
         4.5,
-        intro + ". « ✓ » : mandat vérifié dans le répertoire national des élus.",
+        intro + ". « ✓ » : élu·e vérifié·e (confirmé·e par sa mairie, par l’adresse officielle "
+        "de sa collectivité ou de son assemblée, ou attesté·e par les organisateurs).",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )

@@ -4,7 +4,10 @@ A worker (in `serve`, and `campaign worker`) claims confirmed signatures whose v
 due (`FOR UPDATE SKIP LOCKED`, so any number of workers share the work), looks for the register
 entries of the same territory, with a consistent mandate and the same names after normalisation,
 and records `verified` (exactly one person matches), `ambiguous` (several do) or `not_found`.
-Organisers may override the result (`override_verification`); the override wins.
+Organisers may override the result (`override_verification`); the override wins. A match is a
+*register match*, not a proof; the signature is proven (`official_domain`) when, besides, the
+signer confirmed from an official domain of their mandate (campaign/register/proof.py). Organisers
+attest a signer (`attest`, proof `organisers`) with a reason, or withdraw their attestation.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import msgspec
 from campaign.core.db import Q, log_failure
 from campaign.core.wakeup import listening, wait_any
 from campaign.register.names import family_key, given_key, given_names_match
+from campaign.register.proof import official_domains
 from campaign.register.sources import OfficialRecord
 
 log = logging.getLogger(__name__)
@@ -114,8 +118,16 @@ async def verify_due(conn: asyncpg.Connection, limit: int = BATCH_SIZE) -> int:
                 territory_code=s["territory_code"],
             )
             match = None if outcome.match is None else _encoder.encode(outcome.match).decode()
+            domain = official_domains().proving_domain(
+                s["email"], s["mandate"], s["territory_level"], s["territory_code"]
+            )
             await conn.execute(
-                Q["verification_record"], s["id"], outcome.result.value, match, outcome.candidates
+                Q["verification_record"],
+                s["id"],
+                outcome.result.value,
+                match,
+                outcome.candidates,
+                domain,
             )
     if claimed:
         log.info("verification: %d signatures checked", len(claimed))
@@ -141,6 +153,27 @@ async def override_verification(
     return found is not None
 
 
+REASON_MAX = 500
+
+
+async def attest(conn: asyncpg.Connection, signature_id: int, reason: str, actor: str) -> bool:
+    """The organisers attest that the signer is the official declared (proof `organisers`).
+
+    `reason` is mandatory. Returns False when there is no such signature or when it is already
+    proven by its town hall or its official domain (which stays). The counts follow (trigger).
+    """
+    reason = reason.strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise ValueError("an attestation needs a reason of 1 to 500 characters")
+    found = await conn.fetchval(Q["proof_attest"], signature_id, actor, reason)
+    return found is not None
+
+
+async def withdraw_attestation(conn: asyncpg.Connection, signature_id: int) -> bool:
+    """The organisers' attestation withdrawn; False when the signature had none."""
+    return await conn.fetchval(Q["proof_withdraw"], signature_id) is not None
+
+
 class VerificationStatus(msgspec.Struct, frozen=True, kw_only=True):
     id: int
     status: str
@@ -151,7 +184,9 @@ class VerificationStatus(msgspec.Struct, frozen=True, kw_only=True):
     verification_override: str | None
     verification_override_by: str | None
     verification_override_at: datetime | None
+    register_match: bool
     verified: bool
+    proof: str | None
 
 
 async def verification_status(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -20,6 +21,7 @@ from campaign.core.settings import Settings
 from campaign.letter.campaigns import Campaign
 from campaign.letter.consent import CURRENT_VERSION as CONSENT_VERSION
 from campaign.mail import outbox
+from campaign.register.proof import Proof
 from campaign.signing import abuse
 from campaign.signing.validation import SigningRequest
 
@@ -308,11 +310,22 @@ class Signatory(msgspec.Struct, frozen=True, kw_only=True):
     territory_code: str
     confirmed_at: datetime
     featured: bool = False
-    verified: bool = False  # against the register of elected officials (or by an organiser)
+    verified: bool = False  # proven to be the official declared (`proof` says how)
+    proof: Proof | None = None
+    register_match: bool = False  # the name and mandate are in the register
 
 
 def _like_escape(text: str) -> str:
+    """`text` as a LIKE pattern matching itself. NFKC first: it turns a full-width ％ or ＿ into
+    % or _, which must then be escaped like any other (PostgreSQL's unaccent, applied after,
+    leaves %, _ and \\ alone)."""
+    text = unicodedata.normalize("NFKC", text)
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_length(q: str) -> int:
+    """The characters of a search that count towards its minimum length (no spaces)."""
+    return len("".join(unicodedata.normalize("NFKC", q).split()))
 
 
 async def public_signatories(

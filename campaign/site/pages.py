@@ -13,9 +13,10 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
+from campaign.core import clientaddr
 from campaign.core.db import DB_ERRORS
 from campaign.core.frenchdates import days_until, long_date, long_datetime
-from campaign.core.frenchnumbers import percent
+from campaign.core.frenchnumbers import count_of, percent
 from campaign.counts.history import chart
 from campaign.counts.latest import names_hidden
 from campaign.letter import launch
@@ -248,6 +249,7 @@ class Pages(Controller):
     async def signatories(
         self,
         runtime: RuntimeDep,
+        request: Request[Any, Any, Any],
         q: SearchText = None,
         page: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1,
         region: Annotated[str | None, QueryParameter(max_length=10)] = None,
@@ -270,17 +272,52 @@ class Pages(Controller):
         }
         if context["names_hidden"]:  # no name, and no count a search could turn into a name
             return Template("signatories.html", context=context)
-        async with runtime.pool.acquire() as conn:
-            total, rows = await signatures.public_signatories(
-                conn,
-                campaign.id,
-                region=filters["region"] or None,
-                departement=filters["departement"] or None,
-                mandate=filters["mandat"] or None,
-                q=q or None,
-                limit=PER_PAGE,
-                offset=(page - 1) * PER_PAGE,
+        if q and signatures.search_length(q) < runtime.settings.search_min_chars:
+            context["search_error"] = (
+                f"Tapez au moins {runtime.settings.search_min_chars} caractères pour chercher "
+                "un nom ou une commune."
             )
+            q = None
+        if q:
+            client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+            wait = runtime.search_rate.retry_after(
+                clientaddr.network_of(client) if client is not None else None
+            )
+            if wait:
+                return Template(
+                    "error.html",
+                    context={
+                        **_common(runtime, campaign),
+                        "title": "Trop de recherches",
+                        "message": "Trop de recherches depuis votre réseau. Réessayez dans "
+                        f"{count_of(wait, 'seconde')}.",
+                    },
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
+        key = (
+            "page",
+            campaign.id,
+            *(filters[k] for k in ("region", "departement", "mandat")),
+            q,
+            page,
+        )
+        found = runtime.searches.get(key) if q else None
+        if found is None:
+            async with runtime.pool.acquire() as conn:
+                found = await signatures.public_signatories(
+                    conn,
+                    campaign.id,
+                    region=filters["region"] or None,
+                    departement=filters["departement"] or None,
+                    mandate=filters["mandat"] or None,
+                    q=q or None,
+                    limit=PER_PAGE,
+                    offset=(page - 1) * PER_PAGE,
+                )
+            if q:
+                runtime.searches.put(key, found)
+        total, rows = found
         query = {k: v for k in ("region", "departement", "mandat") if (v := filters[k])}
         if q:
             query["q"] = q

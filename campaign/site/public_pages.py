@@ -4,7 +4,7 @@ embed it (`/integrer`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from litestar import Controller, Request, Response, get
 from litestar.exceptions import HTTPException, NotFoundException
@@ -54,38 +54,65 @@ class TerritoryFigures:
         self.territory = t
         self.count = counts.count(t.level, t.code)
         self.verified = counts.metric("verified", t.level, t.code)
+        self.register_match = counts.metric("register_match", t.level, t.code)
         self.communes_signed = counts.metric("communes_signed", t.level, t.code)
         self.maires = register.maires[t.level].get(t.code, 0)
         self.maires_signed = counts.metric("maires_signed", t.level, t.code)
+        self.maires_declared = counts.metric("maires_declared", t.level, t.code)
         self.coverage = percent(runtime.counts.coverage(campaign_id, t.level, t.code))
+        self.coverage_declared = percent(
+            runtime.counts.coverage(campaign_id, t.level, t.code, "maires_declared")
+        )
         # The raw numbers next to the share: « 1 commune sur 3 985 ».
         self.coverage_detail = (
             f"{count_of(self.maires_signed, 'commune')} sur {number(self.maires)}"
             if self.maires
             else ""
         )
+        self.coverage_declared_detail = (
+            f"{count_of(self.maires_declared, 'commune')} sur {number(self.maires)}"
+            if self.maires
+            else ""
+        )
 
 
-def _communes_with_signatures(
-    runtime: Runtime, campaign_id: int, t: Territory
-) -> list[tuple[Territory, int, int, bool]]:
-    """The communes of a région or département with confirmed signatures: (commune, count,
-    verified, its maire signed), most signatures first. Walks only the communes that have some."""
+class CommuneRow(NamedTuple):
+    """A commune in a territory's table. Its maire is one person, named in the register: the
+    commune's own figure about them counts only a maire who agreed to be listed."""
+
+    commune: Territory
+    signatures: int
+    verified: int
+    register_match: int
+    maire: str  # "verified", "declared" or ""
+
+
+def _communes_with_signatures(runtime: Runtime, campaign_id: int, t: Territory) -> list[CommuneRow]:
+    """The communes of a région or département with confirmed signatures, most signatures
+    first. Walks only the communes that have some."""
     counts = runtime.counts.campaign(campaign_id)
     attribute = "region" if t.level == "region" else "departement"
     found = []
     for code, n in counts.rolled["commune"].items():
         commune = runtime.index.get("commune", code)
         if n > 0 and commune is not None and getattr(commune, attribute) == t.code:
+            maire = (
+                "verified"
+                if counts.metric("maires_signed", "commune", code) > 0
+                else "declared"
+                if counts.metric("maires_declared", "commune", code) > 0
+                else ""
+            )
             found.append(
-                (
+                CommuneRow(
                     commune,
                     n,
                     counts.metric("verified", "commune", code),
-                    counts.metric("maires_signed", "commune", code) > 0,
+                    counts.metric("register_match", "commune", code),
+                    maire,
                 )
             )
-    found.sort(key=lambda row: (-row[1], normalize(row[0].name)))
+    found.sort(key=lambda row: (-row.signatures, normalize(row.commune.name)))
     return found
 
 

@@ -131,11 +131,18 @@
       name.textContent = s.given_name + " " + s.family_name;
       li.appendChild(name);
       li.appendChild(document.createTextNode(", " + (mandates[s.mandate] || s.mandate) + " — " + s.territory_name));
-      if (s.verified) {
+      // The same marks as templates/_signatory.html: proven, or only found in the register.
+      var proofs = {
+        mairie: "Confirmé par la mairie",
+        official_domain: "A signé depuis l’adresse officielle de sa collectivité ou de son assemblée",
+        organisers: "Attesté par les organisateurs"
+      };
+      if (s.verified || s.register_match) {
         var mark = document.createElement("span");
-        mark.className = "verified";
-        mark.title = "Mandat vérifié dans le répertoire national des élus";
-        mark.textContent = "élu·e vérifié·e";
+        mark.className = s.verified ? "verified" : "register-match";
+        mark.title = s.verified ? (proofs[s.proof] || "Élu·e vérifié·e")
+          : "Le nom et le mandat déclarés figurent au répertoire national des élus";
+        mark.textContent = s.verified ? "élu·e vérifié·e" : "mandat trouvé au RNE";
         li.appendChild(document.createTextNode(" "));
         li.appendChild(mark);
       }
@@ -202,11 +209,7 @@
   }
 
   var lastTotal = null;
-  if (window.EventSource) {
-    var source = new EventSource(api + "/events");
-    source.addEventListener("counts", function (event) {
-      var data;
-      try { data = JSON.parse(event.data); } catch (e) { return; }
+  function onCounts(data) {
       if (totalEl && typeof data.total === "number") {
         totalEl.textContent = nf.format(data.total).replace(/\u00a0/g, "\u202f");
         setNoun(data.total);
@@ -222,7 +225,45 @@
         if ("coverage" in t) setCoverage(t.level, t.code, t.coverage);
         recolour(t);
       });
+  }
+
+  // The counts API as a live stream: what a page does when the server refuses it a stream
+  // (503 past its caps): every 20 to 40 seconds, régions and départements, the same handler.
+  function poll() {
+    var levels = ["region", "departement"], changed = [], total = null, left = levels.length;
+    levels.forEach(function (level) {
+      fetch(api + "/counts?level=" + level, { cache: "no-cache" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (body) {
+            total = body.total;
+            (body.counts || []).forEach(function (t) {
+              changed.push({ level: level, code: t.code, name: t.name, count: t.count,
+                             verified: t.verified, coverage: t.coverage });
+            });
+          }
+        }, function () {})
+        .then(function () {
+          if (--left) return;
+          if (total !== null) onCounts({ total: total, changed: changed });
+          setTimeout(poll, 20000 + Math.random() * 20000);
+        });
     });
+  }
+
+  if (window.EventSource) {
+    var source = new EventSource(api + "/events");
+    source.addEventListener("counts", function (event) {
+      var data;
+      try { data = JSON.parse(event.data); } catch (e) { return; }
+      onCounts(data);
+    });
+    // A refused stream (503) is closed for good, unlike a dropped one, which reconnects.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) setTimeout(poll, Math.random() * 5000);
+    });
+  } else {
+    setTimeout(poll, 20000);
   }
 
   var countdown = document.getElementById("countdown");

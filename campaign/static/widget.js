@@ -54,17 +54,42 @@
     }
   }
 
+  function onCounts(data) {
+    if (totalEl && typeof data.total === "number") {
+      totalEl.textContent = nf.format(data.total).replace(/\u00a0/g, "\u202f");
+      setNoun(data.total);
+      if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
+    }
+    (data.changed || []).forEach(recolour);
+  }
+
+  // Refused a live stream (503 past the server's caps): the counts API every 20 to 40 s.
+  function poll() {
+    fetch(api + "/counts?level=departement", { cache: "no-cache" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        if (body) {
+          onCounts({ total: body.total, changed: (body.counts || []).map(function (t) {
+            return { level: "departement", code: t.code, name: t.name, count: t.count,
+                     verified: t.verified, coverage: t.coverage };
+          }) });
+        }
+      }, function () {})
+      .then(function () { setTimeout(poll, 20000 + Math.random() * 20000); });
+  }
+
   if (window.EventSource) {
-    new EventSource(api + "/events").addEventListener("counts", function (event) {
+    var source = new EventSource(api + "/events");
+    source.addEventListener("counts", function (event) {
       var data;
       try { data = JSON.parse(event.data); } catch (e) { return; }
-      if (totalEl && typeof data.total === "number") {
-        totalEl.textContent = nf.format(data.total).replace(/\u00a0/g, "\u202f");
-        setNoun(data.total);
-        if (progressEl) progressEl.value = Math.min(data.total, progressEl.max);
-      }
-      (data.changed || []).forEach(recolour);
+      onCounts(data);
     });
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) setTimeout(poll, Math.random() * 5000);
+    });
+  } else {
+    setTimeout(poll, 20000);
   }
 
   var countdown = document.getElementById("countdown"), value = document.getElementById("countdown-value");

@@ -176,9 +176,11 @@ async def test_a_stranger_cannot_lock_an_organiser_out(db: asyncpg.Connection) -
     for _ in range(50):  # a stranger hammers the organiser's account from their own address
         await throttle.failed(db, email, "203.0.113.66")
     assert await throttle.wait_seconds(db, email, "203.0.113.66") > 0
-    # The organiser, from their own address, is not delayed at all.
-    assert await throttle.wait_seconds(db, email, "198.51.100.7") == 0
-    # The delay grows but never becomes a lock.
+    # The account is throttled whatever the address (guessers rotate addresses, issue 15), but
+    # the organiser, from their own address, waits two minutes at most: a delay, never a lock.
+    own = await throttle.wait_seconds(db, email, "198.51.100.7")
+    assert 0 < own <= throttle.ACCOUNT_MAX_DELAY
+    # The stranger's own delay grows but never becomes a lock either.
     assert await throttle.wait_seconds(db, email, "203.0.113.66") <= throttle.MAX_DELAY
 
 

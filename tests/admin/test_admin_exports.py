@@ -109,6 +109,16 @@ async def test_a_large_export_streams_every_row(server: str, db: asyncpg.Connect
 
 async def test_export_from_the_command_line(dsn: str, db: asyncpg.Connection, tmp_path) -> None:
     await make_signature(db, given_name="=1+2", family_name="Ligne")
+    # Issue 14: a register match only, and a signer the organisers attested.
+    matched = await make_signature(db, given_name="Mandat", family_name="Trouvé-Export")
+    attested = await make_signature(db, given_name="Élue", family_name="Attestée-Export")
+    await db.execute(
+        "UPDATE signatures SET verification_override = 'verified' WHERE id = ANY ($1::bigint[])",
+        [matched, attested],
+    )
+    await db.execute(
+        "UPDATE signatures SET proof = 'organisers', proof_at = now() WHERE id = $1", attested
+    )
     out = tmp_path / "signataires.csv"
     env = {**os.environ, "DATABASE_URL": dsn}
     done = subprocess.run(
@@ -124,6 +134,14 @@ async def test_export_from_the_command_line(dsn: str, db: asyncpg.Connection, tm
     assert rows[0][:3] == ["id", "prénom", "nom"]
     assert {r[rows[0].index("statut")] for r in rows[1:]} == {"Confirmée"}
     assert ["'=1+2", "Ligne"] in [r[1:3] for r in rows[1:]]
+    header = rows[0]
+    levels = {
+        r[2]: (r[header.index("élu·e vérifié·e")], r[header.index("preuve")],
+               r[header.index("mandat trouvé au RNE")])
+        for r in rows[1:]
+    }  # fmt: skip
+    assert levels["Trouvé-Export"] == ("non", "", "oui")
+    assert levels["Attestée-Export"] == ("oui", "organisateurs", "oui")
     to_stdout = subprocess.run(
         [sys.executable, "-m", "campaign", "export", "--status", "rejected"],
         capture_output=True,

@@ -229,15 +229,72 @@ async def test_an_organiser_overrides_the_verification(server: str, db: asyncpg.
             organiser, page, f"{page}/verification", {"decision": "verified"}
         )
         assert response.status_code == 303
-        assert '<dd id="verification">vérifiée' in (await organiser.get(page)).text
+        detail = (await organiser.get(page)).text
+        # A register override is a register match, not a proof (issue 14).
+        assert '<dd id="verification">mandat trouvé au RNE' in detail
+        assert '<dd id="proof">aucune' in detail
         filtered = await organiser.get(
             "/admin/signataires", params={"q": "Inconnue-du-registre", "verifie": "oui"}
         )
-        assert "Inconnue-du-registre" in filtered.text
-    assert await db.fetchval("SELECT verified FROM signatures WHERE id = $1", signature_id)
+        assert f'href="/admin/signataires/{signature_id}"' not in filtered.text
+    row = await db.fetchrow(
+        "SELECT register_match, verified FROM signatures WHERE id = $1", signature_id
+    )
+    assert (row["register_match"], row["verified"]) == (True, False)
     entry = await db.fetchrow(
         "SELECT after->>'décision' AS d FROM audit_log WHERE action = 'signature.verify' "
         "AND target_id = $1",
         signature_id,
     )
     assert entry["d"] == "verified"
+
+
+async def test_an_organiser_attests_with_a_reason_and_withdraws(
+    server: str, db: asyncpg.Connection
+) -> None:
+    """Issue 14: the organisers' attestation proves the signer (verified, proof `organisers`),
+    needs a reason, is in the journal, and can be withdrawn."""
+    signature_id = await make_signature(db, family_name="Attestée")
+    page = f"/admin/signataires/{signature_id}"
+    attest = f"{page}/attestation"
+    async with logged_in(server, db, "organiser") as organiser:
+        refused = await post_form(organiser, page, attest, {"decision": "attester", "motif": " "})
+        assert refused.status_code == 422 and "demande un motif" in refused.text
+        assert not await db.fetchval("SELECT verified FROM signatures WHERE id = $1", signature_id)
+        done = await post_form(
+            organiser, page, attest, {"decision": "attester", "motif": "Vue en réunion"}
+        )
+        assert done.status_code == 303
+        detail = (await organiser.get(page)).text
+        assert (
+            '<dd id="proof"><strong>élu·e vérifié·e</strong> : attesté par les organisateurs'
+            in detail
+        )
+        assert "Vue en réunion" in detail
+        filtered = await organiser.get(
+            "/admin/signataires", params={"q": "Attestée", "verifie": "oui"}
+        )
+        assert f'href="/admin/signataires/{signature_id}"' in filtered.text
+        row = await db.fetchrow(
+            "SELECT verified, proof, proof_by, proof_note FROM signatures WHERE id = $1",
+            signature_id,
+        )
+        assert (row["verified"], row["proof"], row["proof_note"]) == (
+            True,
+            "organisers",
+            "Vue en réunion",
+        )
+        assert row["proof_by"] == organiser.email  # type: ignore[attr-defined]
+        history = (await organiser.get(page)).text  # the journal's sentences, on its page
+        assert "a attesté que la signature" in history
+        assert "motif «\u00a0Vue en réunion\u00a0»" in history
+        withdrawn = await post_form(organiser, page, attest, {"decision": "retirer"})
+        assert withdrawn.status_code == 303
+    row = await db.fetchrow("SELECT verified, proof FROM signatures WHERE id = $1", signature_id)
+    assert (row["verified"], row["proof"]) == (False, None)
+    actions = await db.fetch(
+        "SELECT action FROM audit_log WHERE target_id = $1 AND action LIKE 'signature.%attest' "
+        "ORDER BY id",
+        signature_id,
+    )
+    assert [a["action"] for a in actions] == ["signature.attest", "signature.unattest"]

@@ -98,7 +98,8 @@ async def test_a_withdrawn_signature_reads_in_french(server: str, db: asyncpg.Co
         assert '<span class="status status-withdrawn" id="status">Retirée</span>' in detail.text
         assert "(heure de Paris)" in detail.text
         assert (
-            '<dd id="verification">non vérifiée : pas encore comparée au répertoire' in detail.text
+            '<dd id="verification">mandat non trouvé au RNE : pas encore comparée au répertoire'
+            in detail.text
         )
         listing = await organiser.get("/admin/signataires", params={"statut": "withdrawn"})
         assert "None" not in listing.text
@@ -128,7 +129,7 @@ async def test_the_journal_reads_as_sentences_in_paris_time(
         assert "a rejeté" in journal and "{&#34;" not in journal and '{"' not in journal
         assert "(heure de Paris)" in journal
         detail = (await admin.get(page)).text
-        assert "vérifiée : " in detail and "(verified)" not in detail
+        assert "mandat trouvé au RNE : " in detail and "(verified)" not in detail
         assert "reconnue (décision manuelle)" in detail
         assert "status :" not in detail and "statut=" not in detail
 

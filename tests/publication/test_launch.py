@@ -141,8 +141,15 @@ async def signatories(db: asyncpg.Connection) -> dict[str, int]:
             db, given_name="Sam", family_name="Suspect", code="69123", status="pending"
         ),
     }
+    # Proven (issue 14): the badge; Zola only matches the register: no badge.
     await db.execute(
-        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1", ids["lyon"]
+        "UPDATE signatures SET verification_override = 'verified', proof = 'organisers', "
+        "proof_at = now(), proof_note = 'test' WHERE id = $1",
+        ids["lyon"],
+    )
+    await db.execute(
+        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1",
+        ids["villeurbanne"],
     )
     await db.execute("UPDATE signatures SET featured = true WHERE id = $1", ids["featured"])
     # A suspect signature is kept but neither counted nor listed (campaign/abuse.py).
@@ -271,7 +278,12 @@ async def check_downloads(
     assert response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(response.content.decode()[1:]), delimiter=";"))
-    assert rows[0][:4] == ["niveau", "code", "nom", "signatures"]
+    assert rows[0][:5] == ["niveau", "code", "nom", "signatures", "élus vérifiés"]
+    assert rows[0][-3:] == [  # issue 14: declared next to verified
+        "mandats trouvés au RNE",
+        "maires signataires déclarés",
+        "part des maires signataires déclarés",
+    ]
     by_key = {(r[0], r[1]): r for r in rows[1:]}
     assert by_key[("région", "84")][2] == "Auvergne-Rhône-Alpes"
     assert int(by_key[("département", "69")][3]) >= 3

@@ -50,6 +50,7 @@ NO_LIMITS = {
     "SIGN_LIMIT_RESENDS": "0",
     "SIGN_LIMIT_CAMPAIGN": "0",
     "FORM_MIN_SECONDS": "0",
+    "SEARCH_RATE_PER_MINUTE": "0",  # tests/site/test_public_search_bounds.py tests it
 }
 
 

@@ -35,7 +35,8 @@ ORDER BY s.id;
 SELECT s.id, s.given_name, s.family_name, s.email, s.mandate, s.territory_level,
        s.territory_code, s.public, s.status, s.featured, s.ref, s.comment, s.letter_version,
        s.created_at, s.confirmed_at, t.name AS territory_name, t.departement, t.region,
-       coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified, s.suspect
+       coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified, s.suspect,
+       s.proof, s.register_match
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 ORDER BY s.id;
@@ -48,7 +49,8 @@ SELECT s.id, s.campaign_id, s.given_name, s.family_name, s.email, s.mandate, s.t
        s.consent_version, s.consent_at, s.withdrawn_at, s.anonymised_at,
        coalesce((to_jsonb(s) ->> 'verified')::boolean, false) AS verified,
        to_jsonb(s) ->> 'verification' AS verification,
-       to_jsonb(s) ->> 'verification_override' AS verification_override
+       to_jsonb(s) ->> 'verification_override' AS verification_override,
+       s.register_match, s.proof, s.proof_at, s.proof_by, s.proof_note
 FROM signatures s
 WHERE s.id = $1;
 

@@ -1,7 +1,9 @@
 -- Per-territory counters of confirmed signatures.
 
 -- name: all_counts
-SELECT campaign_id, level, code, confirmed, verified, maires FROM territory_counts;
+SELECT campaign_id, level, code, confirmed, verified, maires, register_match, maires_declared,
+       maires_public, maires_public_verified
+FROM territory_counts;
 
 -- name: increment_count
 INSERT INTO territory_counts (campaign_id, level, code, confirmed)

@@ -6,7 +6,7 @@
 -- (a regional mandate has no département); grouped and sorted by the application, read in id
 -- order so that the same rows give the same digest (campaign/publication.py).
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
-       s.featured, s.verified,
+       s.featured, s.verified, s.proof, s.register_match,
        CASE s.territory_level WHEN 'region' THEN s.territory_code ELSE t.region END AS region,
        CASE s.territory_level WHEN 'commune' THEN t.departement
                               WHEN 'departement' THEN s.territory_code END AS departement

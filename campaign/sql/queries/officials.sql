@@ -67,7 +67,7 @@ GROUP BY territory_level, territory_code
 -- name: verification_claim
 -- Confirmed signatures waiting for a verification; SKIP LOCKED lets workers claim side by side.
 -- Claimed inside the worker's transaction, which records the results before it commits.
-SELECT id, given_name, family_name, mandate, territory_level, territory_code
+SELECT id, given_name, family_name, mandate, territory_level, territory_code, email
 FROM signatures
 WHERE verification_due AND status = 'confirmed'
 ORDER BY id
@@ -84,9 +84,20 @@ WHERE territory_level = $1 AND territory_code = $2 AND mandate = ANY($3::text[])
   AND family_key = $4
 
 -- name: verification_record
+-- $5: the signer's address's domain when it is an official domain of their mandate and territory
+-- (campaign/register/proof.py): with a register match (the register's or an organiser's), the
+-- signature is proven by it, unless already proven otherwise. Without a match, a domain proof
+-- goes (trigger signatures_domain_proof).
 UPDATE signatures
 SET verification = $2, verification_match = $3::jsonb, verification_candidates = $4,
-    verification_due = false, verification_checked_at = now()
+    verification_due = false, verification_checked_at = now(),
+    (proof, proof_at, proof_by, proof_note) = (
+        SELECT CASE WHEN proven THEN 'official_domain' ELSE proof END,
+               CASE WHEN proven THEN now() ELSE proof_at END,
+               CASE WHEN proven THEN $5 ELSE proof_by END,
+               CASE WHEN proven THEN 'adresse au domaine officiel @' || $5 ELSE proof_note END
+        FROM (SELECT $5::text IS NOT NULL AND proof IS NULL
+                     AND coalesce(verification_override, $2) = 'verified' AS proven) p)
 WHERE id = $1
 
 -- name: verification_override
@@ -98,9 +109,24 @@ RETURNING id
 -- name: verification_status
 SELECT id, status, verification, verification_match, verification_candidates,
        verification_checked_at, verification_override, verification_override_by,
-       verification_override_at, verified
+       verification_override_at, register_match, verified, proof
 FROM signatures
 WHERE id = $1
 
 -- name: verification_pending_count
 SELECT count(*) FROM signatures WHERE verification_due AND status = 'confirmed'
+
+-- name: proof_attest
+-- An organiser attests that the signer is the official declared ($2: who, $3: the reason). A
+-- proof from the town hall or the official domain stays: it says more than an attestation.
+UPDATE signatures
+SET proof = 'organisers', proof_at = now(), proof_by = $2, proof_note = $3, updated_at = now()
+WHERE id = $1 AND (proof IS NULL OR proof = 'organisers')
+RETURNING id
+
+-- name: proof_withdraw
+-- The organisers' attestation withdrawn: the signature is no longer proven (by them).
+UPDATE signatures
+SET proof = NULL, proof_at = NULL, proof_by = NULL, proof_note = NULL, updated_at = now()
+WHERE id = $1 AND proof = 'organisers'
+RETURNING id

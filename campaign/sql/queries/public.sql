@@ -4,9 +4,9 @@
 -- The newest confirmed signatures whose signers agreed to be listed (featured or not), as the
 -- public list shows them: never a suspect one (campaign/abuse.py) until an organiser clears it.
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
-       s.featured, s.verified
+       s.featured, s.verified, s.proof, s.register_match
 FROM signatures s
-WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspect AND NOT s.suspect
+WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspect
 ORDER BY s.confirmed_at DESC, s.id DESC
 LIMIT $2;
 
@@ -17,13 +17,14 @@ LIMIT $2;
 WITH totals AS (
     SELECT c.id AS campaign_id,
            coalesce(sum(tc.confirmed), 0)::integer AS total,
-           coalesce(sum(tc.verified), 0)::integer AS verified
+           coalesce(sum(tc.verified), 0)::integer AS verified,
+           coalesce(sum(tc.register_match), 0)::integer AS register_match
     FROM campaigns c
     LEFT JOIN territory_counts tc ON tc.campaign_id = c.id
     GROUP BY c.id
 ), hours AS (
-    INSERT INTO count_history_hours (campaign_id, hour, total, verified)
-    SELECT campaign_id, $1, total, verified FROM totals
+    INSERT INTO count_history_hours (campaign_id, hour, total, verified, register_match)
+    SELECT campaign_id, $1, total, verified, register_match FROM totals
     ON CONFLICT (campaign_id, hour) DO NOTHING
     RETURNING campaign_id
 ), regions AS (
@@ -44,7 +45,7 @@ SELECT (SELECT count(*) FROM hours)::integer AS campaigns,
        (SELECT count(*) FROM regions)::integer AS regions;
 
 -- name: history_hours
-SELECT hour, taken_at, total, verified
+SELECT hour, taken_at, total, verified, register_match
 FROM count_history_hours
 WHERE campaign_id = $1
 ORDER BY hour;

@@ -203,7 +203,7 @@ ORDER BY f.item;
 
 -- name: public_signatories
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
-       s.featured, s.verified, count(*) OVER () AS total
+       s.featured, s.verified, s.proof, s.register_match, count(*) OVER () AS total
 FROM signatures s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspect
