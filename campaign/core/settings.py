@@ -90,6 +90,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The address signers write to about their data (legal notice, privacy page)."""
     hosting_provider: str = ""
     """The host of the site: name, address, telephone (legal notice)."""
+    mail_smtp_pool: int = 16
+    """SMTP connections a mail worker keeps open between messages (0: one per message)."""
+    mail_recipient_daily_cap: int = 10
+    """Emails of any kind one address may receive per day (0: no cap)."""
+    reminder_after_hours: float = 48.0
+    """Hours after which a still-pending signature gets one reminder (0: no reminder)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -165,6 +171,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         publisher_address=env.get("PUBLISHER_ADDRESS") or "",
         publisher_email=env.get("PUBLISHER_EMAIL") or PLACEHOLDER_EMAIL,
         hosting_provider=env.get("HOSTING_PROVIDER") or "",
+        mail_smtp_pool=int(env.get("MAIL_SMTP_POOL") or 16),
+        mail_recipient_daily_cap=int(env.get("MAIL_RECIPIENT_DAILY_CAP") or 10),
+        reminder_after_hours=float(env.get("REMINDER_AFTER_HOURS") or 48),
     )
 
 

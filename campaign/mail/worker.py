@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -22,12 +23,15 @@ from campaign.core.settings import Settings
 from campaign.core.wakeup import keep_listening, wait_any
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.message import MailRenderer, address_domain, build_message
+from campaign.mail.addresses import cap_key
 from campaign.mail.outbox import (
     CHANNEL,
     ClaimedMail,
     SentLog,
+    cap_recipients,
     claim,
     claim_mailings,
+    forget_caps,
     hold,
     mark_failed,
     mark_retry,
@@ -45,6 +49,7 @@ SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to sto
 MAX_BACKOFF_SECONDS = 3600.0
 RUSH_WINDOW_SECONDS = 0.5  # how often a worker measures how fast messages are being queued
 BATCH_SIZE = 10
+NO_CAP = 2**31 - 1  # MAIL_RECIPIENT_DAILY_CAP=0: flagged signatures' mail is still capped
 
 
 class QueueRate:
@@ -124,6 +129,7 @@ class MailWorker:
         self._sent = SentLog(pool)
         self._queued = QueueRate(pool) if queued is None else queued
         self.rush = False  # yielding to a rush of signings (tests, logs)
+        self._caps_day: date | None = None  # the day old cap counters were last deleted
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
@@ -162,6 +168,7 @@ class MailWorker:
         batch += await claim_mailings(
             self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
         )
+        batch = await self._within_caps(batch)
         self._next_mailing = (
             await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
         )
@@ -171,6 +178,27 @@ class MailWorker:
                 # Recording failed: the lease runs out and another round takes the message again.
                 log.error("outbox %d: outcome not recorded (%s)", mail.id, type(result).__name__)
         return len(batch)
+
+    async def _within_caps(self, batch: list[ClaimedMail]) -> list[ClaimedMail]:
+        """The per-recipient daily cap, the one place every kind of email goes through: each
+        message is counted once, when first claimed (a retry is the same message); those
+        beyond the cap are cancelled and dropped from the batch."""
+        first = [m for m in batch if m.attempts == 1]
+        if not first:
+            return batch
+        today = datetime.now(UTC).date()
+        if self._caps_day != today:
+            self._caps_day = today
+            with contextlib.suppress(*DB_ERRORS):
+                await forget_caps(self._pool, today - timedelta(days=2))
+        cap = self._settings.mail_recipient_daily_cap or NO_CAP
+        secret = self._settings.secret_key
+        keys = [cap_key(secret, m.recipient) for m in first]
+        over = await cap_recipients(self._pool, first, keys, today, cap)
+        for outbox_id in sorted(over):
+            self._in_flight.pop(outbox_id, None)
+            log.info("outbox %d: over its recipient's daily cap, cancelled", outbox_id)
+        return [m for m in batch if m.id not in over]
 
     async def _round(self, stop: asyncio.Event) -> int:
         """One `run_once`; when `stop` comes during it, sends in progress get a short grace, then
