@@ -1,7 +1,8 @@
 """An SMTP server that counts the messages each recipient gets (`mailing_sink.py PORT FILE`).
 
-Every second, and at exit (SIGTERM), FILE gets `{"total", "distinct", "duplicates", "connections"}`: the mailing
-benchmark checks that each recipient got the message exactly once. Nothing else is kept.
+Every second, and at exit (SIGTERM), FILE gets `{"total", "distinct", "duplicates",
+"connections"}`: the mailing benchmark checks that each recipient got the message exactly once
+(and how many connections brought them). Nothing else is kept.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from campaign.core import alerts
 from campaign.core.db import DB_ERRORS
 from campaign.core.settings import Settings
 from campaign.core.wakeup import keep_listening, wait_any
+from campaign.mail.addresses import cap_key
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.message import MailRenderer, address_domain, build_message
-from campaign.mail.addresses import cap_key
 from campaign.mail.outbox import (
     CHANNEL,
     ClaimedMail,

@@ -161,7 +161,11 @@ def _plan(settings: Settings, campaign_id: int, email: str, signals: Signals) ->
         count("domain", domain, settings.sign_limit_domain)
     # The first submission of an address is one hit; each re-send one more, whatever alias of
     # its mailbox is typed.
-    count("email", canonical(email), settings.sign_limit_resends + 1 if settings.sign_limit_resends else 0)
+    count(
+        "email",
+        canonical(email),
+        settings.sign_limit_resends + 1 if settings.sign_limit_resends else 0,
+    )
     shards = _campaign_shards(secret, campaign_id) if settings.sign_limit_campaign > 0 else ()
     if shards:
         kinds.append("campaign")

@@ -24,6 +24,7 @@ from campaign.territories.mandates import LABELS
 
 CONFIRM: Final = "confirm"
 ALREADY_SIGNED: Final = "already_signed"
+REMINDER: Final = "reminder"  # the one reminder of a pending signature (reminders.py)
 
 
 class SignerRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -80,7 +81,7 @@ async def signer(
 async def signature_context(
     pool: asyncpg.Pool, settings: Settings, mail: ClaimedMail
 ) -> dict[str, Any]:
-    """`confirm` and `already_signed`. The withdrawal link goes in the text and as
+    """`confirm`, `already_signed` and `reminder`. The withdrawal link goes in the text and as
     List-Unsubscribe (one-click POST, RFC 8058: it withdraws the signature)."""
     context: dict[str, Any] = {"expires_days": settings.token_ttl_days}
     if mail.signature_id is None:  # nothing to say: rendering fails on the missing names
@@ -94,3 +95,4 @@ async def signature_context(
 def register(contexts: EmailContexts) -> None:
     contexts.register(CONFIRM, signature_context)
     contexts.register(ALREADY_SIGNED, signature_context)
+    contexts.register(REMINDER, signature_context)

@@ -142,7 +142,9 @@ def check_signing(
     family = _text(data.get("family_name"), "family_name", errors, required=True, max_len=NAME_MAX)
     for field, name in (("given_name", given), ("family_name", family)):
         if name is not None and carries_link(name):
-            errors[field] = "Un nom ne peut contenir ni lien ni adresse de site (http, www., .com…)."
+            errors[field] = (
+                "Un nom ne peut contenir ni lien ni adresse de site (http, www., .com…)."
+            )
     email = _text(data.get("email"), "email", errors, required=True, max_len=EMAIL_MAX)
     if email is not None:
         if _EMAIL.fullmatch(email.strip()):
