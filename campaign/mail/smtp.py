@@ -57,8 +57,14 @@ IDLE_SECONDS = 5.0
 
 
 class SmtpSender:
-    """Sends each message over a connection of its own or one left idle by a message sent a
-    moment before (smtp:// with STARTTLS if offered, smtps://)."""
+    """Sends each message over one of a small pool of connections (`pool_size`, MAIL_SMTP_POOL),
+    kept between messages while the relay keeps them, or over a connection of its own when the
+    pool size is 0 (smtp:// with STARTTLS if offered, smtps://).
+
+    Retries stay exact: a kept connection that turns out dropped (or answers 421) before its
+    message was accepted is replaced at once and the message sent on the new one; any other
+    failure is the outbox's to retry later, and a message the relay accepted is never sent
+    again by this class."""
 
     def __init__(
         self,
@@ -83,10 +89,20 @@ class SmtpSender:
         self._local_hostname: str | None = None
         # Connected clients after a message went through, with when: the newest is used first.
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
-        self._pool_size = pool_size  # idle connections kept at most (0: one per message)
+        self._pool_size = pool_size  # connections open at most (0: one per message, unbounded)
+        # Sends wait for one of the pool's connections rather than open more: a small pool per
+        # worker, however many messages its batch sends side by side.
+        self._slots = asyncio.Semaphore(pool_size) if pool_size > 0 else None
         self.connections = 0  # opened so far (tests, benchmarks)
 
     async def send(self, message: Message) -> None:
+        if self._slots is None:
+            await self._send(message)
+            return
+        async with self._slots:
+            await self._send(message)
+
+    async def _send(self, message: Message) -> None:
         try:
             reused = self._take_idle()
             if reused is not None:

@@ -183,7 +183,7 @@ class MailWorker:
         """The per-recipient daily cap, the one place every kind of email goes through: each
         message is counted once, when first claimed (a retry is the same message); those
         beyond the cap are cancelled and dropped from the batch."""
-        first = [m for m in batch if m.attempts == 1]
+        first = sorted((m for m in batch if m.attempts == 1), key=lambda m: m.id)  # oldest first
         if not first:
             return batch
         today = datetime.now(UTC).date()
