@@ -85,8 +85,11 @@ async def seed(dsn: str, n: int) -> int:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # BENCH_PROFILE=DIR: each worker under cProfile, its profile written to DIR at exit.
+    profile = os.environ.get("BENCH_PROFILE")
+    prefix = ["-m", "cProfile", "-o", f"{profile}/{log.stem}.prof"] if profile else []
     return subprocess.Popen(
-        [sys.executable, "-m", "campaign", "worker"],
+        [sys.executable, *prefix, "-m", "campaign", "worker"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,

@@ -49,6 +49,9 @@ SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to sto
 MAX_BACKOFF_SECONDS = 3600.0
 RUSH_WINDOW_SECONDS = 0.5  # how often a worker measures how fast messages are being queued
 BATCH_SIZE = 10
+# A mailing's messages claimed per round: sent side by side over the SMTP pool, their round's
+# statements (claims, the cap, the sent log) shared by more of them.
+MAILING_BATCH_SIZE = 40
 NO_CAP = 2**31 - 1  # MAIL_RECIPIENT_DAILY_CAP=0: flagged signatures' mail is still capped
 
 
@@ -103,6 +106,7 @@ class MailWorker:
         *,
         contexts: EmailContexts,
         batch_size: int = BATCH_SIZE,
+        mailing_batch_size: int = MAILING_BATCH_SIZE,
         lease_seconds: float | None = None,
         listener_name: str = LISTENER_NAME,
         queued: QueueRate | None = None,
@@ -114,6 +118,7 @@ class MailWorker:
         self._sender = sender
         self._contexts = contexts
         self._batch_size = batch_size
+        self._mailing_batch_size = max(batch_size, mailing_batch_size)
         self._lease_seconds = (
             settings.mail_lease_seconds if lease_seconds is None else lease_seconds
         )
@@ -166,11 +171,13 @@ class MailWorker:
         self._in_flight.update((m.id, m) for m in batch)
         # A mailing's messages come at its rate, whoever else is waiting (campaign/mailings.py).
         batch += await claim_mailings(
-            self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
+            self._pool, limit=self._mailing_batch_size, lease_seconds=self._lease_seconds
         )
         batch = await self._within_caps(batch)
         self._next_mailing = (
-            await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
+            await next_mailing_slot(self._pool)
+            if len(batch) < self._batch_size + self._mailing_batch_size
+            else 0.0
         )
         results = await asyncio.gather(*(self._deliver(m) for m in batch), return_exceptions=True)
         for mail, result in zip(batch, results, strict=True):
