@@ -18,6 +18,7 @@ import msgspec
 
 from campaign.core import group_commit
 from campaign.core.db import Q, convert_all
+from campaign.mail.addresses import cap_key
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,15 @@ async def cap_recipients(
     canonical addresses) and cancels those beyond it; returns the ids cancelled."""
     rows = await pool.fetch(Q["outbox_cap_recipients"], [m.id for m in mails], keys, day, cap)
     return {row["id"] for row in rows}
+
+
+async def mailed_today(conn: asyncpg.Connection, secret_key: str, address: str) -> bool:
+    """Whether this address's mailbox (any alias of it) was sent an email today (UTC), as the
+    per-recipient cap counts."""
+    used: bool = await conn.fetchval(
+        Q["outbox_cap_used"], datetime.now(UTC).date(), cap_key(secret_key, address)
+    )
+    return used
 
 
 async def forget_caps(pool: asyncpg.Pool, before: date) -> None:

@@ -142,3 +142,7 @@ RETURNING o.id;
 -- name: outbox_cap_forget
 -- The per-recipient counters of days before $1: no longer needed.
 DELETE FROM mail_caps WHERE day < $1::date;
+
+-- name: outbox_cap_used
+-- Whether the mailbox whose keyed hash is $2 was sent (claimed) an email on day $1.
+SELECT EXISTS (SELECT 1 FROM mail_caps WHERE day = $1::date AND address_key = $2);
