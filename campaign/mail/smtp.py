@@ -205,6 +205,8 @@ def _refusal_code(exc: aiosmtplib.SMTPException) -> int | None:
 
 
 def _address(header: str) -> str:
+    if not any(c in header for c in '<>"(), '):  # a bare address (the recipients): as it is
+        return header.strip()
     return email.utils.parseaddr(header)[1]
 
 

@@ -371,3 +371,43 @@ async def test_a_relay_that_drops_connections_mid_batch_gets_everything_exactly_
     assert set(relay.stored) == {address for _, address in made}
     assert relay.dropped_mid_data >= 5
     assert relay.connections < 50
+
+
+@pytest.mark.parametrize(
+    ("subject", "sender"),
+    [
+        (
+            "Confirmez votre signature de la lettre « Jouer collectif », un sujet long à plier",
+            "J <l@x.fr>",
+        ),
+        ("Des nouvelles", "Élise Dupont <e@mairie-exemple.fr>"),
+        ("x" * 1200, "lettre@x.fr"),
+    ],
+)
+def test_messages_go_on_the_wire_as_the_standard_generator_writes_them(
+    subject: str, sender: str
+) -> None:
+    """`flatten` writes our headers without re-folding them: byte for byte what the standard
+    library's generator writes, faster."""
+    import io
+    from email.generator import BytesGenerator
+
+    from campaign.mail.message import (
+        _WIRE,
+        RenderedEmail,
+        build_message,
+        flatten,
+        unsubscribe_headers,
+    )
+
+    message = build_message(
+        RenderedEmail(subject=subject, text="Bonjour é\n" * 3, html="<p>é</p>"),
+        sender=sender,
+        recipient="anne.martin@mairie-exemple.fr",
+        message_id_domain="x.fr",
+        headers=unsubscribe_headers("https://lettre.example.fr/desinscription/" + "a" * 80),
+        message_id="<outbox-1@x.fr>",
+    )
+    standard = io.BytesIO()
+    BytesGenerator(standard, policy=_WIRE).flatten(message)
+    assert flatten(message) == standard.getvalue()
