@@ -42,19 +42,21 @@ WHERE o.id = due.id
 RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
           o.mailing_id, o.invitation_id;
 
--- name: outbox_context
--- What the templates need about the signature a message is for ($2: its token, may be NULL),
--- with its withdrawal link's salt (NULL for a signature written before signings made one, or
--- erased: `erased` tells which).
-SELECT s.given_name, s.family_name, s.mandate, s.territory_level,
+-- name: outbox_context_many
+-- What the templates need about the signatures messages are for ($1 their ids, $2 their tokens,
+-- NULL where none), with each withdrawal link's salt (NULL for a signature written before
+-- signings made one, or erased: `erased` tells which); in one round trip, as a round of the
+-- mail worker builds dozens of messages side by side. Rows: `item` (1-based) for the
+-- signatures that exist.
+SELECT u.item, s.given_name, s.family_name, s.mandate, s.territory_level,
        t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
        c.title AS campaign_title, tok.salt AS token_salt, s.withdraw_salt,
        s.anonymised_at IS NOT NULL AS erased
-FROM signatures s
+FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u (signature_id, token_id, item)
+JOIN signatures s ON s.id = u.signature_id
 JOIN campaigns c ON c.id = s.campaign_id
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
-LEFT JOIN signature_tokens tok ON tok.id = $2 AND tok.signature_id = s.id
-WHERE s.id = $1;
+LEFT JOIN signature_tokens tok ON tok.id = u.token_id AND tok.signature_id = s.id;
 
 -- name: outbox_mark_sent
 -- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
