@@ -39,7 +39,9 @@ CREATE FUNCTION email_canonical_hash(address text) RETURNS bytea
 -- was pending or confirmed (a confirmed one leaves its territory's counter; its queued mail is
 -- cancelled), as an organiser's rejection would: visible and restorable in the back office,
 -- with the reason.
-ALTER TABLE signatures ADD COLUMN duplicate_of bigint REFERENCES signatures (id) ON DELETE SET NULL;
+-- No foreign key: the kept signature may be purged later, and its duplicates must not come
+-- back into the uniqueness then (two of them would collide).
+ALTER TABLE signatures ADD COLUMN duplicate_of bigint;
 
 WITH ranked AS (
     SELECT id, first_value(id) OVER w AS first_id, row_number() OVER w AS n
