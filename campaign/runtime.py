@@ -37,7 +37,7 @@ from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
 from campaign.register import officials, verification
 from campaign.signing import emails as signing_emails
-from campaign.signing import purge
+from campaign.signing import purge, reminders
 from campaign.signing.batch import SigningBatcher
 from campaign.signing.confirm_batch import ConfirmBatcher
 from campaign.territories import index as territories
@@ -199,19 +199,21 @@ def sending_workers(
 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
-    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
+    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py); the
+    one reminder of signatures still pending (campaign/signing/reminders.py)."""
     mail = MailWorker(
         writes,
         dsn,
         settings,
         MailRenderer(EMAILS_DIR),
-        SmtpSender(smtp_url),
+        SmtpSender(smtp_url, pool_size=settings.mail_smtp_pool),
         contexts=email_contexts(),
     )
     return [
         mail.run,
         functools.partial(verification.run_worker, reads, dsn),
         functools.partial(purge.run_daily, reads, settings),
+        functools.partial(reminders.run, writes, settings),
     ]
 
 

@@ -16,7 +16,7 @@ WITH signature AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1,
             CASE WHEN $8 THEN $15::integer END, CASE WHEN $8 THEN now() END, $16, $17::text[],
             $18, $19)
-    ON CONFLICT (campaign_id, email) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the address, or another alias of its mailbox (migration 0018)
     RETURNING id
 ), token AS (
     INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
@@ -64,7 +64,7 @@ WITH wanted AS (
     FROM wanted w
     CROSS JOIN quiet
     ORDER BY w.email
-    ON CONFLICT (campaign_id, email) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the address, or another alias of its mailbox (migration 0018)
     RETURNING id, email
 ), token AS (
     INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
@@ -89,8 +89,9 @@ JOIN wanted w ON w.email = s.email;
 SELECT gin_clean_pending_list('signatures_admin_search'::regclass) AS pages;
 
 -- name: lock_signature_by_email
+-- The signature of the address's mailbox, whatever alias of it signed (migration 0018).
 SELECT id, status, emails_sent FROM signatures
-WHERE campaign_id = $1 AND email = $2
+WHERE campaign_id = $1 AND email_canonical = email_canonical_hash($2)
 FOR UPDATE;
 
 -- name: refresh_pending_signature
