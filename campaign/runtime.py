@@ -34,7 +34,7 @@ from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
-from campaign.register import officials, verification
+from campaign.register import attestation, attestation_emails, officials, verification
 from campaign.signing import emails as signing_emails
 from campaign.signing import purge
 from campaign.signing.batch import SigningBatcher
@@ -91,6 +91,7 @@ def email_contexts() -> EmailContexts:
     contexts = EmailContexts()
     signing_emails.register(contexts)
     reach_emails.ReachEmails().register(contexts)
+    attestation_emails.register(contexts)
     return contexts
 
 
@@ -182,7 +183,8 @@ def sending_workers(
 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
-    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py)."""
+    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py);
+    the attestation emails to town halls (campaign/register/attestation.py)."""
     mail = MailWorker(
         writes,
         dsn,
@@ -195,6 +197,7 @@ def sending_workers(
         mail.run,
         functools.partial(verification.run_worker, reads, dsn),
         functools.partial(purge.run_daily, reads, settings),
+        functools.partial(attestation.run_worker, reads, dsn, settings, TownHalls()),
     ]
 
 

@@ -90,6 +90,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The address signers write to about their data (legal notice, privacy page)."""
     hosting_provider: str = ""
     """The host of the site: name, address, telephone (legal notice)."""
+    mairie_attestations_per_hour: int = 100
+    """Attestation emails to town halls per hour, across the campaign (0: none sent)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -165,6 +167,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         publisher_address=env.get("PUBLISHER_ADDRESS") or "",
         publisher_email=env.get("PUBLISHER_EMAIL") or PLACEHOLDER_EMAIL,
         hosting_provider=env.get("HOSTING_PROVIDER") or "",
+        mairie_attestations_per_hour=int(env.get("MAIRIE_ATTESTATIONS_PER_HOUR") or 100),
     )
 
 
