@@ -20,7 +20,7 @@ PER_PAGE: Final = 100
 PATH: Final = "/admin/attestations"
 DONE: Final = {
     "renvoi": "La demande d’attestation repart dans la file d’envoi (même lien, valable 30 jours).",
-    "annulation": "Demande d’attestation annulée : son lien ne permet plus de répondre.",
+    "annulation": "Demande d’attestation annulée : son lien ne permet plus de répondre.",
 }
 
 

@@ -44,7 +44,7 @@ STATUS_LABELS: Final = {
     "answered": "Répondu",
     "cancelled": "Annulée",
     "no_address": "Aucune adresse connue pour cette mairie",
-    "suppressed": "Adresse en liste d’opposition : rien envoyé",
+    "suppressed": "Adresse en liste d’opposition : rien envoyé",
 }
 
 
@@ -220,7 +220,7 @@ async def resend(
         if found["status"] != "queued" or found["recipient"] is None:
             raise ActionError(
                 "Seule une demande en attente de réponse peut être renvoyée "
-                f"(celle-ci : {STATUS_LABELS[found['status']].lower()})."
+                f"(celle-ci : {STATUS_LABELS[found['status']].lower()})."
             )
         if await suppression.is_suppressed(conn, found["recipient"]):
             raise ActionError("L’adresse de cette mairie est en liste d’opposition.")

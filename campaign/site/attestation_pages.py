@@ -72,7 +72,7 @@ class AttestationPages(Controller):
                 found,
                 400 if found is not None else 404,
                 token=token,
-                error="Réponse incomplète : choisissez « Oui » ou « Non » pour une personne.",
+                error="Réponse incomplète : choisissez « Oui » ou « Non » pour une personne.",
             )
         async with runtime.pool.acquire() as conn:
             result, found = await attestation_answers.answer(conn, token, int(raw_id), reply)
