@@ -32,9 +32,10 @@ from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
+from campaign.reach import attestation, attestation_emails
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
-from campaign.register import attestation, attestation_emails, officials, verification
+from campaign.register import officials, verification
 from campaign.signing import emails as signing_emails
 from campaign.signing import purge
 from campaign.signing.batch import SigningBatcher
@@ -184,7 +185,7 @@ def sending_workers(
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
     (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py);
-    the attestation emails to town halls (campaign/register/attestation.py)."""
+    the attestation emails to town halls (campaign/reach/attestation.py)."""
     mail = MailWorker(
         writes,
         dsn,

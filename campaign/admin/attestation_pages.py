@@ -12,8 +12,8 @@ from litestar.response import Redirect, Template
 from campaign.admin.auth import UserDep, actor
 from campaign.admin.common import Before, Outcome, current_campaign, newest_first, page, redirect
 from campaign.organisers.sessions import SessionUser
-from campaign.register import attestation
-from campaign.register.attestation import ActionError
+from campaign.reach import attestation
+from campaign.reach.attestation import ActionError
 from campaign.runtime import Runtime, RuntimeDep
 
 PER_PAGE: Final = 100

@@ -10,8 +10,8 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from campaign.core.frenchdates import long_date
-from campaign.register import attestation_answers
-from campaign.register.attestation_answers import Found, Result
+from campaign.reach import attestation_answers
+from campaign.reach.attestation_answers import Found, Result
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS
 from campaign.web.httpcache import NO_STORE

@@ -1,4 +1,4 @@
--- The town hall confirms (campaign/register/attestation.py, migration 0015).
+-- The town hall confirms (campaign/reach/attestation.py, migration 0015).
 
 -- name: attestation_lock
 -- One attestation round at a time across every worker (the per-commune day and the campaign's

@@ -16,8 +16,8 @@ from campaign.core.settings import Settings
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.message import unsubscribe_headers
 from campaign.mail.outbox import ClaimedMail
+from campaign.reach.attestation import TEMPLATE
 from campaign.reach.emails import opt_out_url
-from campaign.register.attestation import TEMPLATE
 from campaign.territories.index import territory_label
 from campaign.territories.mandates import LABELS
 

@@ -18,9 +18,9 @@ from campaign.core.audit import Actor
 from campaign.core.settings import Settings, load_settings
 from campaign.letter.campaigns import seed_campaigns
 from campaign.mail import suppression
+from campaign.reach import attestation, attestation_answers
+from campaign.reach.attestation_answers import Result
 from campaign.reach.mairies import TownHalls
-from campaign.register import attestation, attestation_answers
-from campaign.register.attestation_answers import Result
 from campaign.register.verification import verify_due
 from tests.support.admin import make_signature, stored_count
 from tests.support.app import migrated_database

@@ -13,7 +13,7 @@ import msgspec
 
 from campaign.core import tokens
 from campaign.core.db import Q, convert_all
-from campaign.register.attestation import Signer
+from campaign.reach.attestation import Signer
 from campaign.signing.abuse import SHARED_MAIL_DOMAINS
 
 ANSWERS: Final = ("yes", "no")
