@@ -6,10 +6,7 @@ organisers resend and cancel from the back office. Real HTTP, PostgreSQL, SMTP a
 
 from __future__ import annotations
 
-import asyncio
-import email.message
 import re
-import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -30,10 +27,13 @@ from tests.support.attestation import (
     VAREY,
     VAREY_MAIRIE,
     attestation_link,
+    attestations_to,
     load_register_of,
+    sign_and_confirm,
+    text_of,
 )
 from tests.support.mail import Mailbox
-from tests.support.signing import confirm_link, csrf_token
+from tests.support.signing import csrf_token
 
 SLUG = "jouer-collectif"
 SIGNER_FIELD = re.compile(r'name="signataire" value="(\d+)"')
@@ -71,48 +71,6 @@ async def conn(attest_dsn: str) -> AsyncIterator[asyncpg.Connection]:
     await c.close()
 
 
-async def sign_and_confirm(
-    web: httpx.AsyncClient, mailbox: Mailbox, given: str, family: str, mandate: str, code: str
-) -> str:
-    """Signs from a fresh gmail address (nothing official about it) and confirms; the address."""
-    address = f"elu.{uuid.uuid4().hex[:10]}@gmail.com"
-    body = {
-        "given_name": given,
-        "family_name": family,
-        "email": address,
-        "mandate": mandate,
-        "territory_code": code,
-        "public": True,
-    }
-    response = await web.post(f"/api/v1/campaigns/{SLUG}/signatures", json=body)
-    assert response.status_code == 202, response.text
-    [message] = await mailbox.wait_for(address)
-    link, _ = confirm_link(message)
-    confirmed = await web.post(link, data={"_csrf_token": await csrf_token(web)})
-    assert "votre signature est confirmée" in confirmed.text
-    return address
-
-
-async def attestations_to(
-    mailbox: Mailbox, site: str, town_hall: str, count: int = 1, timeout: float = 15
-) -> list[email.message.EmailMessage]:
-    """The attestation emails of this module's site received at `town_hall` (the session's
-    SMTP server also receives other modules' mail)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        found = [
-            m
-            for m in mailbox.to(town_hall)
-            if f"{site}/attestation/" in m.get_body(("plain",)).get_content()
-        ]
-        if len(found) >= count:
-            return found
-        if loop.time() > deadline:
-            raise AssertionError(f"{len(found)} attestation(s) at {town_hall}, expected {count}")
-        await asyncio.sleep(0.1)
-
-
 async def answer(web: httpx.AsyncClient, link: str, reply: str) -> httpx.Response:
     page = await web.get(link)
     signer = SIGNER_FIELD.search(page.text)
@@ -130,7 +88,7 @@ async def test_a_maire_from_gmail_is_put_to_the_town_hall_which_says_yes(
     [message] = await attestations_to(mailbox, site, SAINT_ETIENNE_MAIRIE)
     assert message["To"] == SAINT_ETIENNE_MAIRIE
     assert "Saint-Étienne" in message["Subject"]
-    text = message.get_body(("plain",)).get_content()
+    text = text_of(message)
     assert "Régis Juanico, Maire" in text and address not in text
     assert message["List-Unsubscribe"]
     link, _ = attestation_link(message)
