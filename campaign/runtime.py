@@ -33,6 +33,7 @@ from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
+from campaign.reach import attestation, attestation_emails
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
 from campaign.register import officials, verification
@@ -98,6 +99,7 @@ def email_contexts() -> EmailContexts:
     contexts = EmailContexts()
     signing_emails.register(contexts)
     reach_emails.ReachEmails().register(contexts)
+    attestation_emails.register(contexts)
     return contexts
 
 
@@ -200,7 +202,8 @@ def sending_workers(
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
     (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py); the
-    one reminder of signatures still pending (campaign/signing/reminders.py)."""
+    one reminder of signatures still pending (campaign/signing/reminders.py); the attestation
+    emails to town halls (campaign/reach/attestation.py)."""
     mail = MailWorker(
         writes,
         dsn,
@@ -214,6 +217,7 @@ def sending_workers(
         functools.partial(verification.run_worker, reads, dsn),
         functools.partial(purge.run_daily, reads, settings),
         functools.partial(reminders.run, writes, settings),
+        functools.partial(attestation.run_worker, reads, dsn, settings, TownHalls()),
     ]
 
 

@@ -111,6 +111,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Emails of any kind one address may receive per day (0: no cap)."""
     reminder_after_hours: float = 48.0
     """Hours after which a still-pending signature gets one reminder (0: no reminder)."""
+    mairie_attestations_per_hour: int = 100
+    """Attestation emails to town halls per hour, across the campaign (0: none sent)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -196,6 +198,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         mail_smtp_pool=int(env.get("MAIL_SMTP_POOL") or 16),
         mail_recipient_daily_cap=int(env.get("MAIL_RECIPIENT_DAILY_CAP") or 10),
         reminder_after_hours=float(env.get("REMINDER_AFTER_HOURS") or 48),
+        mairie_attestations_per_hour=int(env.get("MAIRIE_ATTESTATIONS_PER_HOUR") or 100),
     )
 
 

@@ -42,6 +42,7 @@ REASONS: Final = {
     "blocked_email": "Adresse en liste de blocage",
     "blocked_domain": "Domaine en liste de blocage",
     "blocked_network": "Réseau en liste de blocage",
+    "mairie_denied": "La mairie ne reconnaît pas cette personne comme élue de la commune",
 }
 """Why a signature was flagged: code → what the back office shows."""
 

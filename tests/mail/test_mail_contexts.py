@@ -17,7 +17,7 @@ def test_every_email_has_a_context_builder() -> None:
     assert (
         set(email_contexts())
         == folders
-        == {"confirm", "already_signed", "reminder", "mailing", "invitation"}
+        == {"confirm", "already_signed", "reminder", "mailing", "invitation", "attestation"}
     )
 
 
