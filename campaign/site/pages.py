@@ -298,6 +298,7 @@ class Pages(Controller):
         key = (
             "page",
             campaign.id,
+            runtime.counts.version(campaign.id),  # a change of the counts is a change of the list
             *(filters[k] for k in ("region", "departement", "mandat")),
             q,
             page,
