@@ -45,15 +45,17 @@ RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
 -- name: outbox_context
 -- What the templates need about the signature a message is for ($2: its token, may be NULL),
 -- with its withdrawal link's salt (NULL for a signature written before signings made one, or
--- erased: `erased` tells which).
-SELECT s.given_name, s.family_name, s.mandate, s.territory_level,
+-- erased: `erased` tells which). A confirmation link's email names the details the link was
+-- sent for (`d`, migration 0016), even when a later signing changed the signature since.
+SELECT d.given_name, d.family_name, d.mandate, d.territory_level,
        t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
        c.title AS campaign_title, tok.salt AS token_salt, s.withdraw_salt,
        s.anonymised_at IS NOT NULL AS erased
 FROM signatures s
 JOIN campaigns c ON c.id = s.campaign_id
-JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
 LEFT JOIN signature_tokens tok ON tok.id = $2 AND tok.signature_id = s.id
+CROSS JOIN LATERAL jsonb_populate_record(s, coalesce(tok.details, '{}')) AS d
+JOIN territories t ON t.level = d.territory_level AND t.code = d.territory_code
 WHERE s.id = $1;
 
 -- name: outbox_mark_sent
