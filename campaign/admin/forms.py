@@ -9,12 +9,21 @@ from litestar import Request
 from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 
+from campaign.web import inputs
+
 FormDep = NamedDependency[FormMultiDict]
 """How handlers ask for the posted form (provided by the admin router, parsed once)."""
 
 
 async def provide_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    return await request.form()
+    """The form, its text fields free of NUL (PostgreSQL refuses it): else a 400 naming the
+    field. Url-encoded bodies were checked already (campaign/web/inputs.py); multipart ones
+    (file uploads) are checked here; the files' contents by what reads them."""
+    form = await request.form()
+    for name, value in form.multi_items():
+        if (isinstance(value, str) and "\x00" in value) or "\x00" in name:
+            raise inputs.refused(name.replace("\x00", "?")[:40], "body", "Caractère nul interdit")
+    return form
 
 
 def text(form: FormMultiDict, name: str) -> str:
