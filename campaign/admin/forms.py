@@ -16,14 +16,9 @@ FormDep = NamedDependency[FormMultiDict]
 
 
 async def provide_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    """The form, its text fields free of NUL (PostgreSQL refuses it): else a 400 naming the
-    field. Url-encoded bodies were checked already (campaign/web/inputs.py); multipart ones
-    (file uploads) are checked here; the files' contents by what reads them."""
-    form = await request.form()
-    for name, value in form.multi_items():
-        if (isinstance(value, str) and "\x00" in value) or "\x00" in name:
-            raise inputs.refused(name.replace("\x00", "?")[:40], "body", "Caractère nul interdit")
-    return form
+    """The form, checked (campaign/web/inputs.py): UTF-8 text without NUL, else a 400 naming the
+    field. Uploaded files' contents are checked by what reads them."""
+    return await inputs.read_form(request)
 
 
 def text(form: FormMultiDict, name: str) -> str:

@@ -4,8 +4,8 @@ in the path, a NUL or invalid UTF-8 in the query string or in a url-encoded form
 PostgreSQL refuses NUL in text, and the parsers of forms and query strings fail on invalid
 UTF-8: without this, such a request reached a handler and ended in a 500. The answer names the
 field (`extra`, as Litestar's validation errors do): JSON on the API, a French page elsewhere
-(campaign/web/errors.py). Multipart forms (file uploads) are checked where they are parsed
-(campaign/admin/forms.py), JSON bodies by their decoders.
+(campaign/web/errors.py). Forms of any encoding (multipart too: file uploads) are read by
+`read_form`, which checks them the same way; JSON bodies are checked by their decoders.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
+from litestar import Request
+from litestar.datastructures import FormMultiDict
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
@@ -54,6 +56,21 @@ def check_pairs(encoded: bytes, source: str) -> None:
             raise refused(field, source, "Texte mal encodé (UTF-8 attendu)")
         if "\x00" in name or "\x00" in value:
             raise refused(field, source, "Caractère nul interdit")
+
+
+async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
+    """The posted form (url-encoded or multipart), its text fields UTF-8 and free of NUL: else
+    the 400. (Litestar's multipart parser raises on a text field that is not UTF-8.)"""
+    try:
+        form = await request.form()
+    except UnicodeDecodeError:
+        raise HTTPException(
+            status_code=400, detail="Texte mal encodé dans le formulaire (UTF-8 attendu)."
+        ) from None
+    for name, value in form.multi_items():
+        if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+            raise refused(_CONTROL.sub("?", name)[:40] or "?", "body", "Caractère nul interdit")
+    return form
 
 
 def _content_type(scope: Scope) -> bytes:

@@ -310,6 +310,22 @@ async def test_hostile_form_bodies_never_make_a_500(
                     )
                     form_headers = {**headers, "content-type": "application/x-www-form-urlencoded"}
                     await walk.send(client, who, "POST", action, content=raw, headers=form_headers)
+                    multipart = (
+                        b"".join(
+                            b'--b0undary\r\nContent-Disposition: form-data; name="'
+                            + n.encode()
+                            + b'"\r\n\r\n\xff\xfe\xc3\x28\x00\r\n'
+                            for n in fields
+                        )
+                        + b"--b0undary--\r\n"
+                    )
+                    multipart_headers = {
+                        **headers,
+                        "content-type": "multipart/form-data; boundary=b0undary",
+                    }
+                    await walk.send(
+                        client, who, "POST", action, content=multipart, headers=multipart_headers
+                    )
                     good = {n: v for n, (kind, v) in fields.items() if kind != "file"}
                     files = [n for n, (kind, _) in fields.items() if kind == "file"]
                     for name in good:
@@ -447,6 +463,40 @@ async def test_each_refusal_is_a_clear_4xx_that_names_the_field(
             headers=csrf_headers(organiser),
         )
         assert r.status_code == 400 and "« email »" in r.text
+        # A multipart text field that is not UTF-8.
+        boundary = "----limite"
+        raw = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="texte"\r\n\r\n'.encode()
+            + b"pr\xe9nom;nom;email\r\n\xff\xfe\x00;x;y\r\n"
+            + f"--{boundary}--\r\n".encode()
+        )
+        r = await organiser.post(
+            "/admin/invitations/import",
+            content=raw,
+            headers={
+                **csrf_headers(organiser),
+                "content-type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        assert r.status_code == 400 and "Texte mal encodé dans le formulaire" in r.text
+        # Multipart bodies to the public form and the login page (read by the same function).
+        nothing = {"rien": ("rien.txt", b"", "text/plain")}
+        for client, path, data in (
+            (anonymous, "/signer", {"given_name": "An\x00ne", "email": "a@mairie.fr"}),
+            (anonymous, "/admin/connexion", {"email": "a\x00@b.fr", "password": "x"}),
+        ):
+            r = await client.post(path, data=data, files=nothing, headers=csrf_headers(client))
+            assert r.status_code == 400 and "Caractère nul interdit" in r.text, path
+            r = await client.post(
+                path,
+                content=raw.replace(b"texte", b"email"),
+                headers={
+                    **csrf_headers(client),
+                    "content-type": f"multipart/form-data; boundary={boundary}",
+                },
+            )
+            assert r.status_code == 400 and "mal encodé" in r.text, path
+        assert await db.fetchval("SELECT count(*) FROM signatures") == before
         invitations = await db.fetchval("SELECT count(*) FROM invitations")
         csv = (
             "prénom;nom;email;mandat;territoire\n"
