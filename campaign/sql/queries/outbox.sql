@@ -47,16 +47,18 @@ RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
 -- NULL where none), with each withdrawal link's salt (NULL for a signature written before
 -- signings made one, or erased: `erased` tells which); in one round trip, as a round of the
 -- mail worker builds dozens of messages side by side. Rows: `item` (1-based) for the
--- signatures that exist.
-SELECT u.item, s.given_name, s.family_name, s.mandate, s.territory_level,
+-- signatures that exist. A confirmation link's email names the details the link was sent for
+-- (`d`, migration 0016), even when a later signing changed the signature since.
+SELECT u.item, d.given_name, d.family_name, d.mandate, d.territory_level,
        t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
        c.title AS campaign_title, tok.salt AS token_salt, s.withdraw_salt,
        s.anonymised_at IS NOT NULL AS erased
 FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u (signature_id, token_id, item)
 JOIN signatures s ON s.id = u.signature_id
 JOIN campaigns c ON c.id = s.campaign_id
-JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
-LEFT JOIN signature_tokens tok ON tok.id = u.token_id AND tok.signature_id = s.id;
+LEFT JOIN signature_tokens tok ON tok.id = u.token_id AND tok.signature_id = s.id
+CROSS JOIN LATERAL jsonb_populate_record(s, coalesce(tok.details, '{}')) AS d
+JOIN territories t ON t.level = d.territory_level AND t.code = d.territory_code;
 
 -- name: outbox_mark_sent
 -- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
