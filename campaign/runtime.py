@@ -35,11 +35,12 @@ from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
 from campaign.publication.opendata import OpenData
+from campaign.reach import attestation, attestation_emails
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
 from campaign.register import officials, verification
 from campaign.signing import emails as signing_emails
-from campaign.signing import purge
+from campaign.signing import purge, reminders
 from campaign.signing.batch import SigningBatcher
 from campaign.signing.confirm_batch import ConfirmBatcher
 from campaign.territories import index as territories
@@ -103,6 +104,7 @@ def email_contexts() -> EmailContexts:
     contexts = EmailContexts()
     signing_emails.register(contexts)
     reach_emails.ReachEmails().register(contexts)
+    attestation_emails.register(contexts)
     return contexts
 
 
@@ -204,20 +206,23 @@ def sending_workers(
 ) -> list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]]:
     """What runs wherever mail is sent (`serve` unless --no-worker, `campaign worker`), each until
     its stop event is set: the mail worker; the register's verification of confirmed signatures
-    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py);
-    the webhooks' deliveries."""
+    (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py); the
+    one reminder of signatures still pending (campaign/signing/reminders.py); the attestation
+    emails to town halls (campaign/reach/attestation.py); the webhooks' deliveries."""
     mail = MailWorker(
         writes,
         dsn,
         settings,
         MailRenderer(EMAILS_DIR),
-        SmtpSender(smtp_url),
+        SmtpSender(smtp_url, pool_size=settings.mail_smtp_pool),
         contexts=email_contexts(),
     )
     return [
         mail.run,
         functools.partial(verification.run_worker, reads, dsn),
         functools.partial(purge.run_daily, reads, settings),
+        functools.partial(reminders.run, writes, settings),
+        functools.partial(attestation.run_worker, reads, dsn, settings, TownHalls()),
         HookWorker(reads, dsn, settings).run,  # the organisations' webhooks (campaign/hooks/)
     ]
 

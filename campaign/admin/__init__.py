@@ -26,6 +26,7 @@ def _no_store(response: Response[Any]) -> Response[Any]:
 def router() -> Router:
     from campaign.admin import (
         account_pages,
+        attestation_pages,
         auth,
         campaign_settings,
         catalyst_pages,
@@ -61,6 +62,7 @@ def router() -> Router:
             hook_pages.HooksController,
             catalyst_pages.CatalystsController,
             console_pages.ConsoleController,
+            attestation_pages.AttestationsController,
         ],
         guards=[auth.role_guard],
         dependencies={

@@ -29,6 +29,7 @@ from campaign.organisers.accounts import normalise_email
 from campaign.organisers.roles import CATALYST, allows, declared
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
+from campaign.web import inputs
 from campaign.web.httpcache import NO_STORE
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class LoginController(Controller):
 
     @post("/connexion", opt={"anonymous": True})
     async def login(self, runtime: RuntimeDep, request: Request[Any, Any, Any]) -> Response[Any]:
-        form = await request.form()
+        form = await inputs.read_form(request)
         email = normalise_email(str(form.get("email") or ""))[:254]
         password = str(form.get("password") or "")
         target = safe_next(str(form.get("suivant") or ""))

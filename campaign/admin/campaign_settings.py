@@ -4,7 +4,6 @@ its NOTIFY."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -16,7 +15,7 @@ from campaign.admin.common import Outcome, current_campaign, page, redirect
 from campaign.admin.forms import FormDep, text_fields
 from campaign.core import audit
 from campaign.core.db import Q
-from campaign.core.frenchdates import PARIS
+from campaign.core.frenchdates import BOUNDS_TEXT, PARIS, parse_moment
 from campaign.letter.campaigns import Campaign, CampaignDefinition, save_campaign
 from campaign.organisers.sessions import SessionUser
 from campaign.runtime import Runtime, RuntimeDep
@@ -57,17 +56,17 @@ def _check(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     if not values["title"]:
         errors["title"] = "Le titre est obligatoire."
     try:
-        launch = datetime.fromisoformat(form.get("launch_at", ""))
-        values["launch_at"] = launch if launch.tzinfo else launch.replace(tzinfo=PARIS)
+        values["launch_at"] = parse_moment(form.get("launch_at", ""))
     except ValueError:
-        errors["launch_at"] = "Date et heure attendues (heure de Paris)."
+        errors["launch_at"] = f"Date et heure attendues (heure de Paris), {BOUNDS_TEXT}."
     values["closing_at"] = None  # optional: signing then stays open until the status says
     if closing := form.get("closing_at", "").strip():
         try:
-            moment = datetime.fromisoformat(closing)
-            values["closing_at"] = moment if moment.tzinfo else moment.replace(tzinfo=PARIS)
+            values["closing_at"] = parse_moment(closing)
         except ValueError:
-            errors["closing_at"] = "Date et heure attendues (heure de Paris), ou rien."
+            errors["closing_at"] = (
+                f"Date et heure attendues (heure de Paris), {BOUNDS_TEXT}, ou rien."
+            )
         else:
             opens = values.get("launch_at")
             if opens is not None and values["closing_at"] <= opens:

@@ -9,6 +9,7 @@ from itertools import groupby
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.exceptions import HTTPException
 from litestar.response import Stream, Template
 
 from campaign.admin.auth import UserDep, actor
@@ -50,7 +51,9 @@ class ExportController(Controller):
         """The filtered signatories, streamed: the query string is the list's filter."""
         fmt = request.url.path.rsplit(".", 1)[1]
         campaign = current_campaign(runtime)
-        f, _ = parse_filter(dict(request.query_params))
+        f, errors = parse_filter(dict(request.query_params))
+        if errors:  # never everything instead of what was asked
+            raise HTTPException(status_code=400, detail=" ".join(errors))
         async with runtime.pool.acquire() as conn:
             await audit.record(
                 conn, actor(user), "export", detail={"format": fmt, "filtre": f.params()}

@@ -70,6 +70,7 @@ class SignatoriesController(Controller):
             "admin/signatories.html",
             user,
             campaign,
+            status_code=400 if errors else 200,  # the list shown, without what was wrong
             f=f,
             errors=errors,
             total=total,
@@ -210,7 +211,8 @@ class SignatoriesController(Controller):
             total, _ = await signatories.find_page(
                 conn, campaign.id, f, runtime.index, with_email=True, page=1, per_page=1
             )
-        return _bulk_page(user, campaign, f, errors, total, params.get("action", ""))
+        status = 400 if errors else 200
+        return _bulk_page(user, campaign, f, errors, total, params.get("action", ""), status)
 
     @post("/lot", opt=ORGANISER)
     async def bulk_apply(

@@ -324,7 +324,17 @@ class CampaignApi(Controller):
                     detail=f"Trop de recherches depuis votre réseau : réessayez dans {wait} s.",
                     headers={"Retry-After": str(wait)},
                 )
-        key = ("api", c.id, region, departement, mandate, q, page, limit)
+        key = (
+            "api",
+            c.id,
+            runtime.counts.version(c.id),
+            region,
+            departement,
+            mandate,
+            q,
+            page,
+            limit,
+        )
         found = runtime.searches.get(key) if q else None
         if found is None:
             async with runtime.pool.acquire() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -27,3 +27,32 @@ def long_datetime(moment: datetime) -> str:
 def days_until(moment: datetime, now: datetime) -> int:
     """Whole calendar days in Paris between now and the moment (0 on the day itself)."""
     return max(0, (moment.astimezone(PARIS).date() - now.astimezone(PARIS).date()).days)
+
+
+# -- dates typed by organisers (filters, settings) -------------------------------------------
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=PARIS)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=PARIS)
+BOUNDS_TEXT = "entre 2000 et 2100"
+
+
+def parse_day(text: str) -> date:
+    """A day written `AAAA-MM-JJ` between 2000 and 2100; ValueError otherwise (a year 1 or 9999
+    overflows once turned into a moment in Paris or given to PostgreSQL)."""
+    day = date.fromisoformat(text.strip())
+    if not EARLIEST.date() <= day <= LATEST.date():
+        raise ValueError("out of bounds")
+    return day
+
+
+def parse_moment(text: str) -> datetime:
+    """A date and time (ISO), in Paris unless it says its offset, between 2000 and 2100;
+    ValueError otherwise."""
+    moment = datetime.fromisoformat(text.strip())
+    if (
+        not EARLIEST.replace(tzinfo=None)
+        <= moment.replace(tzinfo=None)
+        <= LATEST.replace(tzinfo=None)
+    ):
+        raise ValueError("out of bounds")
+    return moment if moment.tzinfo else moment.replace(tzinfo=PARIS)

@@ -113,6 +113,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_connections: int = 0
     """Connections and requests one process takes before answering 503 (0: from the open-files
     limit)."""
+    mail_smtp_pool: int = 16
+    """SMTP connections a mail worker keeps open between messages (0: one per message)."""
+    mail_recipient_daily_cap: int = 10
+    """Emails of any kind one address may receive per day (0: no cap)."""
+    reminder_after_hours: float = 48.0
+    """Hours after which a still-pending signature gets one reminder (0: no reminder)."""
+    mairie_attestations_per_hour: int = 100
+    """Attestation emails to town halls per hour, across the campaign (0: none sent)."""
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -199,6 +207,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         search_rate_per_minute=int(env.get("SEARCH_RATE_PER_MINUTE") or 60),
         db_pool_size=int(env.get("DB_POOL_SIZE") or 10),
         max_connections=int(env.get("MAX_CONNECTIONS") or 0),
+        mail_smtp_pool=int(env.get("MAIL_SMTP_POOL") or 16),
+        mail_recipient_daily_cap=int(env.get("MAIL_RECIPIENT_DAILY_CAP") or 10),
+        reminder_after_hours=float(env.get("REMINDER_AFTER_HOURS") or 48),
+        mairie_attestations_per_hour=int(env.get("MAIRIE_ATTESTATIONS_PER_HOUR") or 100),
     )
 
 

@@ -131,8 +131,26 @@ def flatten(message: Message) -> bytes:
     998 characters (RFC 5322) rather than folded at 78: a folded List-Unsubscribe reads, once
     unfolded, with a space before its link. The encoded subject is folded already."""
     out = io.BytesIO()
-    BytesGenerator(out, policy=_WIRE).flatten(message)
+    _WireGenerator(out, policy=_WIRE).flatten(message)
     return out.getvalue()
+
+
+class _WireGenerator(BytesGenerator):
+    """Writes our headers as they are: their values are ours, ASCII (encoded by
+    `_header_value`), checked for line breaks, already folded where they need to be. The
+    standard generator re-parses and re-folds each one through `email.header.Header`: most of
+    what flattening cost the mail worker. Anything else goes the standard way."""
+
+    def _write_headers(self, msg: Message) -> None:
+        for name, value in msg.raw_items():
+            if isinstance(value, str) and value.isascii() and len(name) + len(value) < 990:
+                lines = value.split("\n")
+                if all(lines[1:]) and all(line[:1] in " \t" for line in lines[1:]):
+                    folded = "\r\n".join(lines)
+                    self.write(f"{name}: {folded}\r\n")
+                    continue
+            self.write(_WIRE.fold(name, value))
+        self.write(_WIRE.linesep)
 
 
 # Not mbox: a body line starting with "From " goes as it is, not as ">From " (compat32 mangles).

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import asyncpg
 import msgspec
 
 from campaign.core import group_commit
 from campaign.core.db import Q, convert_all
+from campaign.mail.addresses import cap_key
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,28 @@ class SentLog:
         for s in batch:
             if not s.done.done():
                 s.done.set_result(s.mail.id in recorded)
+
+
+async def cap_recipients(
+    pool: asyncpg.Pool, mails: list[ClaimedMail], keys: list[bytes], day: date, cap: int
+) -> set[int]:
+    """Counts these messages against their recipients' daily cap (`keys`: keyed hashes of the
+    canonical addresses) and cancels those beyond it; returns the ids cancelled."""
+    rows = await pool.fetch(Q["outbox_cap_recipients"], [m.id for m in mails], keys, day, cap)
+    return {row["id"] for row in rows}
+
+
+async def mailed_today(conn: asyncpg.Connection, secret_key: str, address: str) -> bool:
+    """Whether this address's mailbox (any alias of it) was sent an email today (UTC), as the
+    per-recipient cap counts."""
+    used: bool = await conn.fetchval(
+        Q["outbox_cap_used"], datetime.now(UTC).date(), cap_key(secret_key, address)
+    )
+    return used
+
+
+async def forget_caps(pool: asyncpg.Pool, before: date) -> None:
+    await pool.execute(Q["outbox_cap_forget"], before)
 
 
 async def mark_retry(pool: asyncpg.Pool, mail: ClaimedMail, delay: float, reason: str) -> bool:

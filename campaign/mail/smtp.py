@@ -57,10 +57,23 @@ IDLE_SECONDS = 5.0
 
 
 class SmtpSender:
-    """Sends each message over a connection of its own or one left idle by a message sent a
-    moment before (smtp:// with STARTTLS if offered, smtps://)."""
+    """Sends each message over one of a small pool of connections (`pool_size`, MAIL_SMTP_POOL),
+    kept between messages while the relay keeps them, or over a connection of its own when the
+    pool size is 0 (smtp:// with STARTTLS if offered, smtps://).
 
-    def __init__(self, url: str, *, timeout: float = 30.0, total_timeout: float = 60.0) -> None:
+    Retries stay exact: a kept connection that turns out dropped (or answers 421) before its
+    message was accepted is replaced at once and the message sent on the new one; any other
+    failure is the outbox's to retry later, and a message the relay accepted is never sent
+    again by this class."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        total_timeout: float = 60.0,
+        pool_size: int = MAX_IDLE_CONNECTIONS,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps"):
             raise ValueError("SMTP_URL must start with smtp:// or smtps://")
@@ -76,9 +89,20 @@ class SmtpSender:
         self._local_hostname: str | None = None
         # Connected clients after a message went through, with when: the newest is used first.
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._pool_size = pool_size  # connections open at most (0: one per message, unbounded)
+        # Sends wait for one of the pool's connections rather than open more: a small pool per
+        # worker, however many messages its batch sends side by side.
+        self._slots = asyncio.Semaphore(pool_size) if pool_size > 0 else None
         self.connections = 0  # opened so far (tests, benchmarks)
 
     async def send(self, message: Message) -> None:
+        if self._slots is None:
+            await self._send(message)
+            return
+        async with self._slots:
+            await self._send(message)
+
+    async def _send(self, message: Message) -> None:
         try:
             reused = self._take_idle()
             if reused is not None:
@@ -134,17 +158,23 @@ class SmtpSender:
 
     async def _send_on(self, client: aiosmtplib.SMTP, message: Message, *, connect: bool) -> None:
         """Sends on `client` (connecting it first if asked); kept for the next message if that
-        went through, closed at once otherwise (interrupted, a timeout, a refusal): a relay stuck
-        in DATA would never answer a polite QUIT."""
+        went through, or if the relay refused it and took the RSET that aiosmtplib sends after a
+        refusal (the session is clean again); closed at once otherwise (interrupted, a timeout, a
+        dropped connection): a relay stuck in DATA would never answer a polite QUIT."""
         kept = False
         try:
             async with asyncio.timeout(self._total_timeout):
                 if connect:
                     await client.connect()
                     self.connections += 1
-                await client.sendmail(
-                    _address(message["From"]), [_address(message["To"])], flatten(message)
-                )
+                try:
+                    await client.sendmail(
+                        _address(message["From"]), [_address(message["To"])], flatten(message)
+                    )
+                except (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPResponseException) as exc:
+                    if _refusal_code(exc) not in (421, None):  # 421: the relay is closing it
+                        kept = self._keep(client)
+                    raise
             kept = self._keep(client)
         finally:
             if not kept:
@@ -160,13 +190,23 @@ class SmtpSender:
         return None
 
     def _keep(self, client: aiosmtplib.SMTP) -> bool:
-        if len(self._idle) >= MAX_IDLE_CONNECTIONS or not client.is_connected:
+        if len(self._idle) >= self._pool_size or not client.is_connected:
             return False
         self._idle.append((client, time.monotonic()))
         return True
 
 
+def _refusal_code(exc: aiosmtplib.SMTPException) -> int | None:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
+        return exc.recipients[0].code
+    return None
+
+
 def _address(header: str) -> str:
+    if not any(c in header for c in '<>"(), '):  # a bare address (the recipients): as it is
+        return header.strip()
     return email.utils.parseaddr(header)[1]
 
 

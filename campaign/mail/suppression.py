@@ -4,9 +4,9 @@ The database keeps only the SHA-256 of the normalised address, and checks it whe
 is queued (trigger `outbox_suppress`, migration 0007): every kind of email except the ones that
 answer what the address itself just asked for (the confirmation link, « already signed »).
 
-The opt-out link carries that hash and an HMAC of it with `SECRET_KEY`: it needs no row of its
-own (it works after any purge), names nobody in the URL, and cannot be forged for an address
-one does not receive mail at.
+The opt-out link carries that hash sealed with `SECRET_KEY` (below): it needs no row of its own
+(it works after any purge), names nobody in the URL, cannot be forged for an address one does not
+receive mail at, and — unlike a bare hash — lets nobody who sees it test guesses of the address.
 """
 
 from __future__ import annotations
@@ -38,23 +38,47 @@ def _unb64(text: str) -> bytes | None:
         return None
 
 
+def _mac(secret_key: str, purpose: bytes, data: bytes) -> bytes:
+    return hmac.new(secret_key.encode(), purpose + data, hashlib.sha256).digest()
+
+
 def _signature(secret_key: str, digest: bytes) -> str:
-    mac = hmac.new(secret_key.encode(), b"optout:" + digest, hashlib.sha256).digest()
-    return _b64(mac[:16])
+    return _b64(_mac(secret_key, b"optout:", digest)[:16])
 
 
 def opt_out_token(secret_key: str, address: str) -> str:
+    """The link's token: the address hash encrypted under `SECRET_KEY`, deterministically (SIV):
+    `tag` = HMAC(key, hash) cut to 16 bytes, then the hash XOR HMAC(key, tag). 64 characters; the
+    tag authenticates it. (Before, the link carried the bare hash: `read_token` still accepts
+    those links, which are in mailboxes already, but none is made any more.)"""
     digest = address_hash(address)
-    return f"{_b64(digest)}.{_signature(secret_key, digest)}"
+    tag = _mac(secret_key, b"optout-tag:", digest)[:16]
+    pad = _mac(secret_key, b"optout-pad:", tag)
+    return _b64(tag + bytes(a ^ b for a, b in zip(digest, pad, strict=True)))
 
 
 def read_token(secret_key: str, token: str) -> bytes | None:
     """The address hash an opt-out token stands for; None if it is malformed or forged."""
-    if len(token) > 80 or token.count(".") != 1:
+    if len(token) > 80 or not all(c.isalnum() or c in "-_." for c in token):
+        return None
+    if "." in token:
+        return _read_legacy_token(secret_key, token)
+    raw = _unb64(token)
+    if raw is None or len(raw) != 48:
+        return None
+    tag, sealed = raw[:16], raw[16:]
+    pad = _mac(secret_key, b"optout-pad:", tag)
+    digest = bytes(a ^ b for a, b in zip(sealed, pad, strict=True))
+    if not hmac.compare_digest(tag, _mac(secret_key, b"optout-tag:", digest)[:16]):
+        return None
+    return digest
+
+
+def _read_legacy_token(secret_key: str, token: str) -> bytes | None:
+    """A link made before the hash was sealed: `hash.signature` (both base64)."""
+    if token.count(".") != 1:
         return None
     encoded, signature = token.split(".")
-    if not all(c.isalnum() or c in "-_" for c in encoded + signature):
-        return None
     digest = _unb64(encoded)
     if digest is None or len(digest) != 32:
         return None

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email.message import Message
 from typing import Any
 
@@ -20,14 +21,17 @@ from campaign.core import alerts
 from campaign.core.db import DB_ERRORS
 from campaign.core.settings import Settings
 from campaign.core.wakeup import keep_listening, wait_any
+from campaign.mail.addresses import cap_key
 from campaign.mail.contexts import EmailContexts, Undeliverable
 from campaign.mail.message import MailRenderer, address_domain, build_message
 from campaign.mail.outbox import (
     CHANNEL,
     ClaimedMail,
     SentLog,
+    cap_recipients,
     claim,
     claim_mailings,
+    forget_caps,
     hold,
     mark_failed,
     mark_retry,
@@ -45,6 +49,10 @@ SHUTDOWN_GRACE_SECONDS = 2.0  # sends in progress when the worker is told to sto
 MAX_BACKOFF_SECONDS = 3600.0
 RUSH_WINDOW_SECONDS = 0.5  # how often a worker measures how fast messages are being queued
 BATCH_SIZE = 10
+# A mailing's messages claimed per round: sent side by side over the SMTP pool, their round's
+# statements (claims, the cap, the sent log) shared by more of them.
+MAILING_BATCH_SIZE = 40
+NO_CAP = 2**31 - 1  # MAIL_RECIPIENT_DAILY_CAP=0: flagged signatures' mail is still capped
 
 
 class QueueRate:
@@ -98,6 +106,7 @@ class MailWorker:
         *,
         contexts: EmailContexts,
         batch_size: int = BATCH_SIZE,
+        mailing_batch_size: int = MAILING_BATCH_SIZE,
         lease_seconds: float | None = None,
         listener_name: str = LISTENER_NAME,
         queued: QueueRate | None = None,
@@ -109,6 +118,7 @@ class MailWorker:
         self._sender = sender
         self._contexts = contexts
         self._batch_size = batch_size
+        self._mailing_batch_size = max(batch_size, mailing_batch_size)
         self._lease_seconds = (
             settings.mail_lease_seconds if lease_seconds is None else lease_seconds
         )
@@ -124,6 +134,7 @@ class MailWorker:
         self._sent = SentLog(pool)
         self._queued = QueueRate(pool) if queued is None else queued
         self.rush = False  # yielding to a rush of signings (tests, logs)
+        self._caps_day: date | None = None  # the day old cap counters were last deleted
 
     async def run(self, stop: asyncio.Event) -> None:
         """Delivers until `stop` is set: woken by NOTIFY on `outbox`, polling in case of a miss."""
@@ -160,10 +171,13 @@ class MailWorker:
         self._in_flight.update((m.id, m) for m in batch)
         # A mailing's messages come at its rate, whoever else is waiting (campaign/mailings.py).
         batch += await claim_mailings(
-            self._pool, limit=self._batch_size, lease_seconds=self._lease_seconds
+            self._pool, limit=self._mailing_batch_size, lease_seconds=self._lease_seconds
         )
+        batch = await self._within_caps(batch)
         self._next_mailing = (
-            await next_mailing_slot(self._pool) if len(batch) < 2 * self._batch_size else 0.0
+            await next_mailing_slot(self._pool)
+            if len(batch) < self._batch_size + self._mailing_batch_size
+            else 0.0
         )
         results = await asyncio.gather(*(self._deliver(m) for m in batch), return_exceptions=True)
         for mail, result in zip(batch, results, strict=True):
@@ -171,6 +185,27 @@ class MailWorker:
                 # Recording failed: the lease runs out and another round takes the message again.
                 log.error("outbox %d: outcome not recorded (%s)", mail.id, type(result).__name__)
         return len(batch)
+
+    async def _within_caps(self, batch: list[ClaimedMail]) -> list[ClaimedMail]:
+        """The per-recipient daily cap, the one place every kind of email goes through: each
+        message is counted once, when first claimed (a retry is the same message); those
+        beyond the cap are cancelled and dropped from the batch."""
+        first = sorted((m for m in batch if m.attempts == 1), key=lambda m: m.id)  # oldest first
+        if not first:
+            return batch
+        today = datetime.now(UTC).date()
+        if self._caps_day != today:
+            self._caps_day = today
+            with contextlib.suppress(*DB_ERRORS):
+                await forget_caps(self._pool, today - timedelta(days=2))
+        cap = self._settings.mail_recipient_daily_cap or NO_CAP
+        secret = self._settings.secret_key
+        keys = [cap_key(secret, m.recipient) for m in first]
+        over = await cap_recipients(self._pool, first, keys, today, cap)
+        for outbox_id in sorted(over):
+            self._in_flight.pop(outbox_id, None)
+            log.info("outbox %d: over its recipient's daily cap, cancelled", outbox_id)
+        return [m for m in batch if m.id not in over]
 
     async def _round(self, stop: asyncio.Event) -> int:
         """One `run_once`; when `stop` comes during it, sends in progress get a short grace, then

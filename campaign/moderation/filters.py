@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import msgspec
 
-from campaign.core.frenchdates import PARIS
+from campaign.core.frenchdates import BOUNDS_TEXT, PARIS, parse_day
 from campaign.territories.index import TerritoryIndex
 from campaign.territories.mandates import MANDATES
 
@@ -144,9 +144,9 @@ def parse_filter(params: Mapping[str, str]) -> tuple[SignatoryFilter, list[str]]
         raw = (params.get(name) or "").strip()
         if raw:
             try:
-                values[field] = date.fromisoformat(raw)
+                values[field] = parse_day(raw)
             except ValueError:
-                errors.append("Date invalide (format AAAA-MM-JJ).")
+                errors.append(f"Date invalide (format AAAA-MM-JJ, {BOUNDS_TEXT}).")
     for name, field in (("liste", "public"), ("avant", "featured"), ("verifie", "verified")):
         raw = (params.get(name) or "").strip()
         if raw in _YES_NO:

@@ -123,7 +123,11 @@ async def get(
     return detail if with_email else msgspec.structs.replace(detail, email=None)
 
 
-_TEMPLATES = {"confirm": "lien de confirmation", "already_signed": "« déjà signé »"}
+_TEMPLATES = {
+    "confirm": "lien de confirmation",
+    "already_signed": "« déjà signé »",
+    "reminder": "rappel avec un nouveau lien",
+}
 _MAIL_STATUS = {
     "queued": "en file d’attente",
     "sending": "en cours d’envoi",

@@ -113,6 +113,9 @@ def parse(data: bytes | str, index: TerritoryIndex) -> tuple[list[Invitee], list
             break
         if not any(cell.strip() for cell in row):
             continue
+        if any("\x00" in cell for cell in row):  # PostgreSQL refuses it in text
+            errors.append(LineError(number, "caractère nul interdit."))
+            continue
         invitee, problem = _line(row, columns, index)
         if invitee is not None and invitee.email in seen:
             problem = f"adresse déjà présente ligne {seen[invitee.email]}."

@@ -25,6 +25,7 @@ from disposable_email_domains import blocklist as DISPOSABLE_DOMAINS
 from campaign.core.clientaddr import IPAddress, from_scope, network_of
 from campaign.core.db import Q
 from campaign.core.settings import Settings
+from campaign.mail.addresses import canonical
 
 CAMPAIGN_SHARDS = 16  # the campaign-wide counter is spread over this many rows
 _API: Any = object()  # no form: a JSON request
@@ -41,6 +42,7 @@ REASONS: Final = {
     "blocked_email": "Adresse en liste de blocage",
     "blocked_domain": "Domaine en liste de blocage",
     "blocked_network": "Réseau en liste de blocage",
+    "mairie_denied": "La mairie ne reconnaît pas cette personne comme élue de la commune",
 }
 """Why a signature was flagged: code → what the back office shows."""
 
@@ -158,8 +160,13 @@ def _plan(settings: Settings, campaign_id: int, email: str, signals: Signals) ->
         count("network", str(network_of(signals.client)), settings.sign_limit_network)
     if domain not in SHARED_MAIL_DOMAINS:
         count("domain", domain, settings.sign_limit_domain)
-    # The first submission of an address is one hit; each re-send one more.
-    count("email", email, settings.sign_limit_resends + 1 if settings.sign_limit_resends else 0)
+    # The first submission of an address is one hit; each re-send one more, whatever alias of
+    # its mailbox is typed.
+    count(
+        "email",
+        canonical(email),
+        settings.sign_limit_resends + 1 if settings.sign_limit_resends else 0,
+    )
     shards = _campaign_shards(secret, campaign_id) if settings.sign_limit_campaign > 0 else ()
     if shards:
         kinds.append("campaign")

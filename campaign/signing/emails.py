@@ -7,6 +7,7 @@ Registered with the mail worker by the application (campaign/runtime.py: `email_
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 import asyncpg
@@ -24,6 +25,7 @@ from campaign.territories.mandates import LABELS
 
 CONFIRM: Final = "confirm"
 ALREADY_SIGNED: Final = "already_signed"
+REMINDER: Final = "reminder"  # the one reminder of a pending signature (reminders.py)
 
 
 class SignerRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,11 +42,49 @@ class SignerRow(msgspec.Struct, frozen=True, kw_only=True):
     erased: bool
 
 
+_Waiting = list[tuple[int, int | None, "asyncio.Future[SignerRow | None]"]]
+# Per pool, the rows asked for during this turn of the event loop: fetched together just after
+# it, in one query. The mail worker builds a round's messages side by side, each asking for its
+# signer a moment after the others: one round trip for dozens of messages.
+_COLLECTING: dict[int, _Waiting] = {}
+_FETCHES: set[asyncio.Future[None]] = set()
+
+
 async def _signer_row(
     pool: asyncpg.Pool, signature_id: int, token_id: int | None
 ) -> SignerRow | None:
-    row = await pool.fetchrow(Q["outbox_context"], signature_id, token_id)
-    return None if row is None else convert(row, SignerRow)
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[SignerRow | None] = loop.create_future()
+    waiting = _COLLECTING.get(id(pool))
+    if waiting is None:
+        waiting = _COLLECTING[id(pool)] = []
+        loop.call_soon(_fetch, pool)
+    waiting.append((signature_id, token_id, future))
+    return await future
+
+
+def _fetch(pool: asyncpg.Pool) -> None:
+    task = asyncio.ensure_future(_fetch_all(pool, _COLLECTING.pop(id(pool))))
+    _FETCHES.add(task)
+    task.add_done_callback(_FETCHES.discard)
+
+
+async def _fetch_all(pool: asyncpg.Pool, waiting: _Waiting) -> None:
+    try:
+        rows = await pool.fetch(
+            Q["outbox_context_many"], [w[0] for w in waiting], [w[1] for w in waiting]
+        )
+    except BaseException as exc:
+        for *_, future in waiting:
+            if not future.done():
+                future.set_exception(exc)
+        if not isinstance(exc, Exception):
+            raise
+        return
+    found = {row["item"]: convert(row, SignerRow) for row in rows}
+    for n, (*_, future) in enumerate(waiting, 1):
+        if not future.done():
+            future.set_result(found.get(n))
 
 
 async def signer(
@@ -80,7 +120,7 @@ async def signer(
 async def signature_context(
     pool: asyncpg.Pool, settings: Settings, mail: ClaimedMail
 ) -> dict[str, Any]:
-    """`confirm` and `already_signed`. The withdrawal link goes in the text and as
+    """`confirm`, `already_signed` and `reminder`. The withdrawal link goes in the text and as
     List-Unsubscribe (one-click POST, RFC 8058: it withdraws the signature)."""
     context: dict[str, Any] = {"expires_days": settings.token_ttl_days}
     if mail.signature_id is None:  # nothing to say: rendering fails on the missing names
@@ -94,3 +134,4 @@ async def signature_context(
 def register(contexts: EmailContexts) -> None:
     contexts.register(CONFIRM, signature_context)
     contexts.register(ALREADY_SIGNED, signature_context)
+    contexts.register(REMINDER, signature_context)

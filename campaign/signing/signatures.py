@@ -174,7 +174,10 @@ async def sign_existing(
             return SignOutcome.NOTHING_SENT if created is None else SignOutcome.CREATED
         if existing["emails_sent"] >= MAX_EMAILS_PER_SIGNATURE:
             return SignOutcome.NOTHING_SENT
-        if flags.resends_exceeded:
+        if flags.resends_exceeded or (
+            # A flagged signing: nothing beyond the first email of the day to its mailbox.
+            flags.suspect and await outbox.mailed_today(conn, settings.secret_key, req.email)
+        ):
             # Someone keeps submitting this address: nothing more is sent to it. A pending
             # signature is flagged (its details would come from these submissions); a confirmed
             # one is left alone, or anyone could un-count a signer by typing their address.

@@ -38,6 +38,15 @@ _EMAIL = re.compile(
 )
 _REF = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
+# What makes a name a link once an email client or a reader sees it: a scheme, `www.`, or a
+# word followed by a dot and a common top-level domain (`x.com`, `bit.ly`, `exemple.fr/...`;
+# not `de` nor `me`: `A.De Villiers` is a name). Names are
+# read after NFKC folding, so that full-width or styled letters (`ｘ．ｃｏｍ`) count too.
+_LINK_IN_NAME = re.compile(
+    r"https?|://|www\.|[a-z0-9-]\.(?:com|net|org|fr|io|ly|co|info|biz|ru|xyz|app|dev|link|"
+    r"site|online|eu|uk|ch|tk|gl|gd|cc|tv|gg|top|click|shop|store|cn)(?![a-z])"
+)
+
 FIELDS = (
     "given_name",
     "family_name",
@@ -103,6 +112,11 @@ def _text(raw: object, field: str, errors: Errors, *, required: bool, max_len: i
     return value
 
 
+def carries_link(name: str) -> bool:
+    """A name that would carry a link into the emails and pages that show it."""
+    return _LINK_IN_NAME.search(unicodedata.normalize("NFKC", name).lower()) is not None
+
+
 def normalise_email(raw: str) -> str:
     return raw.strip().lower()
 
@@ -126,6 +140,11 @@ def check_signing(
             errors[key] = "Champ inconnu."
     given = _text(data.get("given_name"), "given_name", errors, required=True, max_len=NAME_MAX)
     family = _text(data.get("family_name"), "family_name", errors, required=True, max_len=NAME_MAX)
+    for field, name in (("given_name", given), ("family_name", family)):
+        if name is not None and carries_link(name):
+            errors[field] = (
+                "Un nom ne peut contenir ni lien ni adresse de site (http, www., .com…)."
+            )
     email = _text(data.get("email"), "email", errors, required=True, max_len=EMAIL_MAX)
     if email is not None:
         if _EMAIL.fullmatch(email.strip()):

@@ -10,6 +10,7 @@ from litestar.types import ControllerRouterHandler
 def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
     """The site's routes; `dev_mailbox`: the page of the embedded mail sink (`/boite-mail`)."""
     from campaign.site import (
+        attestation_pages,
         devmail,
         opendata_pages,
         pages,
@@ -29,6 +30,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         *publication_pages.DOWNLOADS,
         share.share_png,
         opendata_pages.OpenDataPages,
+        attestation_pages.AttestationPages,
     ]
     if dev_mailbox:
         found.append(devmail.DevMailController)

@@ -38,6 +38,7 @@ from campaign.site.share import (
 from campaign.territories.index import normalize
 from campaign.territories.mandates import LABELS, LEVEL_LABELS, MANDATES
 from campaign.territories.mandates import LEVELS as MANDATE_LEVELS
+from campaign.web import inputs
 from campaign.web.campaign import current_or_404
 from campaign.web.httpcache import NO_STORE
 from campaign.web.params import SearchText
@@ -144,7 +145,7 @@ class Pages(Controller):
         self, runtime: RuntimeDep, request: Request[Any, Any, Any]
     ) -> Template | Redirect:
         campaign = _campaign(runtime)
-        form = await request.form()
+        form = await inputs.read_form(request)  # UTF-8 without NUL, else a 400
         context = _form_context(runtime, campaign)
         if context["closed_message"] is not None:
             # The page says so politely, in place of the form.
@@ -298,6 +299,7 @@ class Pages(Controller):
         key = (
             "page",
             campaign.id,
+            runtime.counts.version(campaign.id),  # a change of the counts is a change of the list
             *(filters[k] for k in ("region", "departement", "mandat")),
             q,
             page,

@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Template
 
 from campaign.core import db
+from campaign.core.logtext import printable
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +104,9 @@ _TOKEN_SEGMENT = re.compile(r"/[A-Za-z0-9_-]{20,}")
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if db.unavailable(exc):
         return _unavailable(request, exc)
-    # Paths may carry a confirmation token: never in the logs.
-    path = _TOKEN_SEGMENT.sub("/…", request.url.path)
+    # Paths may carry a confirmation token: never in the logs; nor a line of the client's own.
+    # The scope's path: `request.url` parses the Host header, which may be malformed.
+    path = printable(_TOKEN_SEGMENT.sub("/…", request.scope["path"]))
     error_id = new_error_id()
     log.exception("error %s: unhandled on %s %s", error_id, request.method, path)
     return _error(

@@ -249,8 +249,10 @@ async def test_verification_and_publication_are_announced_once(
         await endpoint(conn, campaign_id, r, ["signature.verified", "campaign.published"])
         token, signature_id = await pending(conn, campaign_id, "Verifiee")
         await signatures.confirm_many(conn, [token])  # not asked for: nothing sent
+        # `verified` now means « proven » (migration 0014): an organisers' attestation proves it.
         await conn.execute(
-            "UPDATE signatures SET verification_override = 'verified' WHERE id = $1",
+            "UPDATE signatures SET proof = 'organisers', proof_at = now(), proof_by = 'test', "
+            "proof_note = 'attesté' WHERE id = $1",
             signature_id,
         )
         await conn.execute(

@@ -15,7 +15,9 @@ from campaign.runtime import email_contexts
 def test_every_email_has_a_context_builder() -> None:
     folders = {p.name for p in resources.EMAILS.iterdir() if p.is_dir()}
     assert (
-        set(email_contexts()) == folders == {"confirm", "already_signed", "mailing", "invitation"}
+        set(email_contexts())
+        == folders
+        == {"confirm", "already_signed", "reminder", "mailing", "invitation", "attestation"}
     )
 
 

@@ -6,6 +6,9 @@ a relay's secret page shows its own figures only."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import re
 import uuid
 
@@ -72,14 +75,37 @@ def test_csv_without_the_needed_columns(index: TerritoryIndex) -> None:
     assert str(errors[0]).startswith("Ligne 1 : colonne(s) manquante(s) : adresse électronique")
 
 
-def test_opt_out_tokens_cannot_be_forged() -> None:
+def hash_forms(address: str) -> list[str]:
+    """The unkeyed SHA-256 of an address as a link could carry it (issue 14, §4)."""
+    digest = hashlib.sha256(address.strip().lower().encode()).digest()
+    b64 = base64.urlsafe_b64encode(digest).decode()
+    return [digest.hex(), b64.rstrip("="), b64.rstrip("=")[:20], digest.hex()[:20]]
+
+
+def test_opt_out_tokens_cannot_be_forged_and_carry_no_bare_hash() -> None:
     token = suppression.opt_out_token("clé", "Anne@Mairie.fr ")
     assert suppression.read_token("clé", token) == suppression.address_hash("anne@mairie.fr")
     assert suppression.read_token("autre clé", token) is None
-    encoded, _ = token.split(".")
-    forged = f"{encoded}.{'A' * 22}"
-    assert suppression.read_token("clé", forged) is None
+    assert not any(form in token for form in hash_forms("anne@mairie.fr"))
+    # Forged: the sealed hash of another address, any bit flipped, the bare hash.
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    for n in (0, 15, 16, 47):
+        flipped = bytearray(raw)
+        flipped[n] ^= 1
+        forged = base64.urlsafe_b64encode(bytes(flipped)).rstrip(b"=").decode()
+        assert suppression.read_token("clé", forged) is None
+    other = suppression.address_hash("autre@mairie.fr")
+    bare = base64.urlsafe_b64encode(other + raw[:16]).rstrip(b"=").decode()
+    assert suppression.read_token("clé", bare) is None
     assert suppression.read_token("clé", "n'importe quoi") is None
+    # Links sent before the hash was sealed (`hash.signature`) still work, and only if signed.
+    digest = suppression.address_hash("anne@mairie.fr")
+    encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    mac = hmac.new("clé".encode(), b"optout:" + digest, hashlib.sha256).digest()[:16]
+    legacy = f"{encoded}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    assert suppression.read_token("clé", legacy) == digest
+    assert suppression.read_token("autre clé", legacy) is None
+    assert suppression.read_token("clé", f"{encoded}.{'A' * 22}") is None
 
 
 async def test_invitation_link_prefills_the_form_and_the_signature_counts_for_it(
@@ -195,7 +221,16 @@ async def test_an_opted_out_address_is_never_emailed_again(
 
     await mailing()
     (first,) = await mailbox.wait_for(address)
-    token = OPT_OUT.search(first.get_body(("plain",)).get_content()).group(1)  # type: ignore[union-attr]
+    text = first.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    token = OPT_OUT.search(text).group(1)  # type: ignore[union-attr]
+    # The link names nobody: no bare hash of the address, in the text or the header.
+    for form in hash_forms(address):
+        assert form not in text and form not in first["List-Unsubscribe"]
+    # A forged link (another address's, sealed with another key) is refused, and opts out nobody.
+    forged = suppression.opt_out_token("une autre clé", address)
+    assert (await client.get(f"/desinscription/{forged}")).status_code == 404
+    assert (await client.post(f"/desinscription/{forged}")).status_code == 404
+    assert not await suppression.is_suppressed(db, address)
     # Opening the link (as a mail filter does) changes nothing; its button opts out.
     page = await client.get(f"/desinscription/{token}")
     assert page.status_code == 200 and "Ne plus recevoir" in page.text

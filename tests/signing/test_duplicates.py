@@ -172,7 +172,7 @@ async def test_the_form_answers_the_same_whether_new_pending_or_confirmed(
 
 
 @pytest.mark.parametrize("confirm_with", ["first link", "second link"])
-async def test_resigning_while_pending_resends_a_link_and_updates_the_details(
+async def test_resigning_while_pending_resends_a_link_and_each_link_keeps_its_details(
     client: httpx.AsyncClient, db: asyncpg.Connection, mailbox: Mailbox, confirm_with: str
 ) -> None:
     address = unique_email("resign")
@@ -219,29 +219,56 @@ async def test_resigning_while_pending_resends_a_link_and_updates_the_details(
     assert (stored["status"], stored["emails_sent"]) == ("pending", 2)
     assert await sent(db, address) == {"outbox": 2, "confirm": 2, "tokens": 2}
 
-    # Both links work, and both show the latest details.
-    for link in (first_link, second_link):
+    # Both links work, and each shows the details it was sent for (issue 14, §4).
+    for link, names, mandate in (
+        (first_link, "Anne Martin", "Maire"),
+        (second_link, "Anne-Marie Martin-Durand", "Adjoint"),
+    ):
         page = await client.get(link)
         assert page.status_code == 200
         assert "Je confirme ma signature" in page.text
-        assert "Anne-Marie Martin-Durand" in page.text
-        assert "Adjoint" in page.text
+        assert names in page.text and mandate in page.text
 
-    counted_before = await counted(db, "commune", "2A004")
     first_territory_before = await counted(db, "commune", "69123")
+    second_territory_before = await counted(db, "commune", "2A004")
     chosen, other = (
         (first_link, second_link) if confirm_with == "first link" else (second_link, first_link)
     )
     result = await confirm(client, chosen)
     assert result.status_code == 200
     assert "votre signature est confirmée" in result.text
-    assert (await row(db, address))["status"] == "confirmed"
-    assert await counted(db, "commune", "2A004") == counted_before + 1
+    stored = await row(db, address)
+    assert stored["status"] == "confirmed"
     later = await confirm(client, other)
     assert "déjà confirmée" in later.text
-    # Counted once, in the latest territory only.
-    assert await counted(db, "commune", "2A004") == counted_before + 1
-    assert await counted(db, "commune", "69123") == first_territory_before
+    # Counted once, in the territory of the link clicked, with that link's details.
+    if confirm_with == "first link":
+        assert (stored["given_name"], stored["mandate"], stored["territory_code"]) == (
+            "Anne",
+            "maire",
+            "69123",
+        )
+        assert (stored["public"], stored["comment"], stored["ref"]) == (
+            False,
+            "Premier envoi",
+            "relais-1",
+        )
+        assert stored["consent_at"] is None
+        assert await counted(db, "commune", "69123") == first_territory_before + 1
+        assert await counted(db, "commune", "2A004") == second_territory_before
+    else:
+        assert (stored["given_name"], stored["mandate"], stored["territory_code"]) == (
+            "Anne-Marie",
+            "adjoint",
+            "2A004",
+        )
+        assert stored["consent_at"] is not None
+        assert await counted(db, "commune", "2A004") == second_territory_before + 1
+        assert await counted(db, "commune", "69123") == first_territory_before
+    # The later click changed nothing (the register's check may have run meanwhile).
+    kept = ("status", "given_name", "family_name", "mandate", "territory_code", "public", "comment")
+    after = await row(db, address)
+    assert [after[k] for k in kept] == [stored[k] for k in kept]
 
 
 async def test_at_most_five_emails_per_signature(

@@ -77,6 +77,8 @@ async def app_server(**env: str) -> AsyncIterator[str]:
             # loading the form: limits and the form's timing are tested by apps of their own
             # (tests/signing/test_abuse.py).
             **NO_LIMITS,
+            # The one reminder is tested in a database of its own (tests/signing/test_reminders.py).
+            "REMINDER_AFTER_HOURS": "0",
             **env,
         }
     )

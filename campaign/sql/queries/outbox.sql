@@ -42,19 +42,23 @@ WHERE o.id = due.id
 RETURNING o.id, o.template, o.recipient, o.signature_id, o.token_id, o.attempts,
           o.mailing_id, o.invitation_id;
 
--- name: outbox_context
--- What the templates need about the signature a message is for ($2: its token, may be NULL),
--- with its withdrawal link's salt (NULL for a signature written before signings made one, or
--- erased: `erased` tells which).
-SELECT s.given_name, s.family_name, s.mandate, s.territory_level,
+-- name: outbox_context_many
+-- What the templates need about the signatures messages are for ($1 their ids, $2 their tokens,
+-- NULL where none), with each withdrawal link's salt (NULL for a signature written before
+-- signings made one, or erased: `erased` tells which); in one round trip, as a round of the
+-- mail worker builds dozens of messages side by side. Rows: `item` (1-based) for the
+-- signatures that exist. A confirmation link's email names the details the link was sent for
+-- (`d`, migration 0016), even when a later signing changed the signature since.
+SELECT u.item, d.given_name, d.family_name, d.mandate, d.territory_level,
        t.code AS territory_code, t.name AS territory_name, t.departement AS territory_departement,
        c.title AS campaign_title, tok.salt AS token_salt, s.withdraw_salt,
        s.anonymised_at IS NOT NULL AS erased
-FROM signatures s
+FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS u (signature_id, token_id, item)
+JOIN signatures s ON s.id = u.signature_id
 JOIN campaigns c ON c.id = s.campaign_id
-JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
-LEFT JOIN signature_tokens tok ON tok.id = $2 AND tok.signature_id = s.id
-WHERE s.id = $1;
+LEFT JOIN signature_tokens tok ON tok.id = u.token_id AND tok.signature_id = s.id
+CROSS JOIN LATERAL jsonb_populate_record(s, coalesce(tok.details, '{}')) AS d
+JOIN territories t ON t.level = d.territory_level AND t.code = d.territory_code;
 
 -- name: outbox_mark_sent
 -- Every outcome is recorded only if the row is still ours: same attempt, still being sent.
@@ -100,3 +104,49 @@ SELECT pg_notify('outbox', '');
 -- The newest message's number: how fast messages are being queued (campaign/outbox.py, QueueRate).
 -- One step down the primary key.
 SELECT coalesce(max(id), 0) FROM outbox;
+
+-- name: outbox_cap_recipients
+-- The per-recipient daily cap (migration 0018), for messages claimed for the first time: each
+-- of $1 (outbox ids) counts against its mailbox's keyed hash $2 for the day $3, as if they came
+-- one after the other; those beyond $4 a day, or beyond the first of the day for a message about
+-- a flagged (suspect) signature, are cancelled, never sent. Rows: the cancelled ids. Counters
+-- are locked in key order (no deadlock between workers); committed without waiting for the disk
+-- (a crash forgets a few counts).
+WITH relaxed AS (
+    SELECT set_config('synchronous_commit', 'off', true)
+), wanted AS (
+    SELECT u.id, u.address_key, u.item, coalesce(s.suspect, false) AS suspect
+    FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS u (id, address_key, item)
+    LEFT JOIN outbox o ON o.id = u.id
+    LEFT JOIN signatures s ON s.id = o.signature_id
+), counted AS (
+    INSERT INTO mail_caps (day, address_key, claimed)
+    SELECT $3::date, w.address_key, count(*)
+    FROM wanted w CROSS JOIN relaxed
+    GROUP BY w.address_key
+    ORDER BY w.address_key
+    ON CONFLICT (day, address_key) DO UPDATE SET claimed = mail_caps.claimed + excluded.claimed
+    RETURNING address_key, claimed
+), judged AS (
+    SELECT w.id, w.suspect,
+           c.claimed - count(*) OVER (PARTITION BY w.address_key)
+           + row_number() OVER (PARTITION BY w.address_key ORDER BY w.item) AS nth
+    FROM wanted w
+    JOIN counted c ON c.address_key = w.address_key
+)
+UPDATE outbox o
+SET status = 'cancelled', locked_until = NULL,
+    last_error = CASE WHEN j.suspect AND j.nth <= $4
+                      THEN 'Signature signalée : un seul courriel par jour à cette adresse'
+                      ELSE 'Plafond quotidien de courriels pour ce destinataire atteint' END
+FROM judged j
+WHERE o.id = j.id AND o.status = 'sending' AND (j.nth > $4 OR (j.suspect AND j.nth > 1))
+RETURNING o.id;
+
+-- name: outbox_cap_forget
+-- The per-recipient counters of days before $1: no longer needed.
+DELETE FROM mail_caps WHERE day < $1::date;
+
+-- name: outbox_cap_used
+-- Whether the mailbox whose keyed hash is $2 was sent (claimed) an email on day $1.
+SELECT EXISTS (SELECT 1 FROM mail_caps WHERE day = $1::date AND address_key = $2);

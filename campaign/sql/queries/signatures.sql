@@ -16,7 +16,7 @@ WITH signature AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1,
             CASE WHEN $8 THEN $15::integer END, CASE WHEN $8 THEN now() END, $16, $17::text[],
             $18, $19)
-    ON CONFLICT (campaign_id, email) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the address, or another alias of its mailbox (migration 0018)
     RETURNING id
 ), token AS (
     INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
@@ -64,7 +64,7 @@ WITH wanted AS (
     FROM wanted w
     CROSS JOIN quiet
     ORDER BY w.email
-    ON CONFLICT (campaign_id, email) DO NOTHING
+    ON CONFLICT DO NOTHING  -- the address, or another alias of its mailbox (migration 0018)
     RETURNING id, email
 ), token AS (
     INSERT INTO signature_tokens (signature_id, purpose, salt, token_hash, expires_at)
@@ -89,11 +89,26 @@ JOIN wanted w ON w.email = s.email;
 SELECT gin_clean_pending_list('signatures_admin_search'::regclass) AS pages;
 
 -- name: lock_signature_by_email
+-- The signature of the address's mailbox, whatever alias of it signed (migration 0018).
 SELECT id, status, emails_sent FROM signatures
-WHERE campaign_id = $1 AND email = $2
+WHERE campaign_id = $1 AND email_canonical = email_canonical_hash($2)
 FOR UPDATE;
 
 -- name: refresh_pending_signature
+-- The latest form wins while nothing is confirmed (it may fix a typo), but every link sent before
+-- keeps the details it was sent for (migration 0016): copied into its token first, in the same
+-- statement (both parts read the signature as it was before it).
+WITH kept AS (
+    UPDATE signature_tokens t
+    SET details = jsonb_build_object(
+            'given_name', s.given_name, 'family_name', s.family_name, 'mandate', s.mandate,
+            'territory_level', s.territory_level, 'territory_code', s.territory_code,
+            'public', s.public, 'comment', s.comment, 'ref', s.ref,
+            'letter_version', s.letter_version, 'consent_version', s.consent_version,
+            'consent_at', s.consent_at)
+    FROM signatures s
+    WHERE s.id = $1 AND t.signature_id = s.id AND t.purpose = 'confirm' AND t.details IS NULL
+)
 UPDATE signatures
 SET given_name = $2, family_name = $3, mandate = $4, territory_level = $5, territory_code = $6,
     public = $7, comment = $8, ref = $9, letter_version = $10,
@@ -124,11 +139,15 @@ VALUES ($1, $2, $3, $4, now() + make_interval(days => $5))
 RETURNING id;
 
 -- name: find_confirmation
-SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
-       s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
+-- While the signature is pending, a link shows the details it was sent for (`d`: the token's
+-- copy over the signature's own, migration 0016); afterwards, what was confirmed.
+SELECT s.id AS signature_id, s.campaign_id, s.status, d.given_name, d.family_name, d.mandate,
+       d.territory_level, d.territory_code, d.public, s.suspect, t.expires_at,
        t.expires_at <= now() AS expired
 FROM signature_tokens t
 JOIN signatures s ON s.id = t.signature_id
+CROSS JOIN LATERAL jsonb_populate_record(
+    s, coalesce(CASE WHEN s.status = 'pending' THEN t.details END, '{}')) AS d
 WHERE t.token_hash = $1 AND t.purpose = 'confirm';
 
 -- name: confirm_signature
@@ -141,17 +160,26 @@ RETURNING campaign_id, territory_level, territory_code, suspect;
 -- Confirming: the signature behind the token ($1: its hash), confirmed if still pending and not
 -- expired, and counted unless suspect, in one statement (one round trip, one transaction). The
 -- UPDATE re-checks `pending` on the row it locks, so of two clicks at once one confirms; the
--- other gets confirmed_now = false. Same columns as find_confirmation, plus confirmed_now.
+-- other gets confirmed_now = false. Same columns as find_confirmation, plus confirmed_now (and
+-- the other details the link confirms).
 WITH found AS (
-    SELECT s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name, s.mandate,
-           s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
-           t.expires_at <= now() AS expired
+    SELECT s.id AS signature_id, s.campaign_id, s.status, d.given_name, d.family_name, d.mandate,
+           d.territory_level, d.territory_code, d.public, s.suspect, t.expires_at,
+           t.expires_at <= now() AS expired, d.comment, d.ref, d.letter_version,
+           d.consent_version, d.consent_at
     FROM signature_tokens t
     JOIN signatures s ON s.id = t.signature_id
+    CROSS JOIN LATERAL jsonb_populate_record(
+        s, coalesce(CASE WHEN s.status = 'pending' THEN t.details END, '{}')) AS d
     WHERE t.token_hash = $1 AND t.purpose = 'confirm'
 ), confirmed AS (
+    -- What the link was sent for is what is confirmed (migration 0016).
     UPDATE signatures s
-    SET status = 'confirmed', confirmed_at = now(), updated_at = now()
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now(),
+        given_name = f.given_name, family_name = f.family_name, mandate = f.mandate,
+        territory_level = f.territory_level, territory_code = f.territory_code,
+        public = f.public, comment = f.comment, ref = f.ref, letter_version = f.letter_version,
+        consent_version = f.consent_version, consent_at = f.consent_at
     FROM found f
     WHERE s.id = f.signature_id AND f.status = 'pending' AND NOT f.expired
       AND s.status = 'pending'
@@ -174,16 +202,26 @@ SELECT f.*, EXISTS (SELECT 1 FROM confirmed) AS confirmed_now FROM found f;
 WITH wanted AS (
     SELECT u.hash, u.item FROM unnest($1::bytea[]) WITH ORDINALITY AS u (hash, item)
 ), found AS (
-    SELECT w.item, s.id AS signature_id, s.campaign_id, s.status, s.given_name, s.family_name,
-           s.mandate, s.territory_level, s.territory_code, s.public, s.suspect, t.expires_at,
-           t.expires_at <= now() AS expired
+    SELECT w.item, s.id AS signature_id, s.campaign_id, s.status, d.given_name, d.family_name,
+           d.mandate, d.territory_level, d.territory_code, d.public, s.suspect, t.expires_at,
+           t.expires_at <= now() AS expired, d.comment, d.ref, d.letter_version,
+           d.consent_version, d.consent_at
     FROM wanted w
     JOIN signature_tokens t ON t.token_hash = w.hash AND t.purpose = 'confirm'
     JOIN signatures s ON s.id = t.signature_id
+    CROSS JOIN LATERAL jsonb_populate_record(
+        s, coalesce(CASE WHEN s.status = 'pending' THEN t.details END, '{}')) AS d
 ), confirmed AS (
+    -- Each signature with the details of its first link here (migration 0016).
     UPDATE signatures s
-    SET status = 'confirmed', confirmed_at = now(), updated_at = now()
-    FROM (SELECT DISTINCT signature_id FROM found WHERE status = 'pending' AND NOT expired) f
+    SET status = 'confirmed', confirmed_at = now(), updated_at = now(),
+        given_name = f.given_name, family_name = f.family_name, mandate = f.mandate,
+        territory_level = f.territory_level, territory_code = f.territory_code,
+        public = f.public, comment = f.comment, ref = f.ref, letter_version = f.letter_version,
+        consent_version = f.consent_version, consent_at = f.consent_at
+    FROM (SELECT DISTINCT ON (signature_id) * FROM found
+          WHERE status = 'pending' AND NOT expired
+          ORDER BY signature_id, item) f
     WHERE s.id = f.signature_id AND s.status = 'pending'
     RETURNING s.id, s.campaign_id, s.territory_level, s.territory_code, s.suspect
 ), counted AS (
