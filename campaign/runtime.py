@@ -17,7 +17,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from campaign.core import db, migrations
-from campaign.core.bodies import LastBuilt
+from campaign.core.bodies import LastBuilt, Pages
 from campaign.core.clock import Clock
 from campaign.core.settings import Settings
 from campaign.counts.cache import CountsCache
@@ -76,6 +76,9 @@ class Runtime:
     """The embeddable widget's bodies (HTML, ETag, gzip), per campaign and variant."""
     publication: Publication = field(init=False)
     """The published list and files, built once per change."""
+    pages: Pages = field(default_factory=Pages)
+    """The public pages' bodies (HTML, ETag, gzip), built once per change of what they show
+    (campaign/site/cached_pages.py) and replayed by campaign/web/hotreads.py."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)

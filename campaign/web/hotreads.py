@@ -15,6 +15,12 @@ a cookie always go through the app, as do every other method and path, and any a
 So the Host check, the 304s, the 404 of an unknown campaign and the 400 of a bad `level` stay the
 app's. A route or middleware that makes the counts' answer depend on anything else (the client's
 address, another header) must be reflected in `_shape` — or this cache removed.
+
+The public pages kept in `runtime.pages` (campaign/site/cached_pages.py: `/`, `/carte`,
+`/signataires`, the territories' pages) are replayed the same way, without a query string only,
+while `runtime.pages.current(path)` is the ETag the kept answer carries. They depend on no cookie
+(a visitor's cookies go to other paths), so a cookie does not bypass them; a conditional request
+still goes through the app (its 304), and an answer that sets a cookie is never kept.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from litestar.types import (
 PREFIX = "/api/v1/campaigns/"
 SUFFIX = "/counts"
 LEVELS = frozenset({"region", "departement", "commune"})
-MAX_ENTRIES = 256  # shapes kept (campaigns × levels × Host × Accept-Encoding): forgotten when full
+MAX_ENTRIES = 1024  # shapes kept (counts: campaigns × levels; pages) × Host × Accept-Encoding
 _BYPASS = frozenset({b"if-none-match", b"if-modified-since", b"cookie"})
+_PAGE_BYPASS = frozenset({b"if-none-match", b"if-modified-since"})
 
 Shape = tuple[str, bytes, bytes | None, bytes | None]
 
@@ -52,14 +59,18 @@ class _Kept:
         self.body = cast(Message, {"type": "http.response.body", "body": body, "more_body": False})
 
 
-def _shape(scope: Scope | LifeSpanScope) -> Shape | None:
-    """The request's shape, or None when it must go through the app."""
+def _shape(scope: Scope | LifeSpanScope, pages: Any = None) -> Shape | None:
+    """The request's shape, or None when it must go through the app. `pages`: the runtime's
+    kept pages (a request for one of them, without a query string, may carry cookies)."""
     raw = cast(dict[str, Any], scope)
     if raw["type"] != "http" or raw["method"] != "GET":
         return None
     path: str = raw["path"]
+    bypass = _BYPASS
     if not (path.startswith(PREFIX) and path.endswith(SUFFIX)):
-        return None
+        if pages is None or raw["query_string"] or not pages.kept(path):
+            return None
+        bypass = _PAGE_BYPASS
     host = encoding = None
     for name, value in raw["headers"]:
         if name == b"host":
@@ -68,7 +79,7 @@ def _shape(scope: Scope | LifeSpanScope) -> Shape | None:
             host = value
         elif name == b"accept-encoding":
             encoding = value if encoding is None else encoding + b"," + value
-        elif name in _BYPASS:
+        elif name in bypass:
             return None
     return path, raw["query_string"], host, encoding
 
@@ -91,13 +102,18 @@ class HotReadsApp(Litestar):
 
     def _current_etag(self, shape: Shape) -> str | None:
         runtime = getattr(self.state, "runtime", None)
+        if runtime is None:
+            return None
+        if not shape[0].endswith(SUFFIX):  # a kept page (see the module's docstring)
+            etag: str | None = runtime.pages.current(shape[0])
+            return etag
         level = _level(shape[1])
         if runtime is None or level is None:
             return None
         campaign = runtime.campaigns.get(shape[0][len(PREFIX) : -len(SUFFIX)])
         if campaign is None:
             return None
-        etag: str = runtime.counts.body(campaign.id, level)[1]
+        etag = runtime.counts.body(campaign.id, level)[1]
         return etag
 
     async def __call__(
@@ -106,7 +122,8 @@ class HotReadsApp(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        shape = _shape(scope)
+        runtime = getattr(self.state, "runtime", None)
+        shape = _shape(scope, None if runtime is None else runtime.pages)
         if shape is None:
             await super().__call__(scope, receive, send)
             return
@@ -138,6 +155,8 @@ class HotReadsApp(Litestar):
         if start is None or start["status"] != 200 or not complete or etag is None:
             return
         headers = [(bytes(n), bytes(v)) for n, v in start.get("headers") or ()]
+        if any(n.lower() == b"set-cookie" for n, _ in headers):
+            return  # a visitor's answer: never replayed to another
         answered = next((v for n, v in headers if n.lower() == b"etag"), None)
         if answered is None or answered.decode("latin-1") != etag:
             return  # the counts moved while the app answered: keep nothing
