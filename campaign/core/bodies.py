@@ -52,12 +52,16 @@ class PageBody(NamedTuple):
         return cls(body, etag_of(body), gzipped(body))
 
 
+PageState = tuple[Hashable, Hashable]
+"""What a page shows depends on: (what must show at once, what may lag `min_interval`)."""
+
+
 class _Page:
     __slots__ = ("building", "built_at", "page", "state", "state_of")
 
-    def __init__(self, state_of: Callable[[], Hashable]) -> None:
+    def __init__(self, state_of: Callable[[], PageState]) -> None:
         self.state_of = state_of
-        self.state: Hashable = _UNSETTLED
+        self.state: PageState = (_UNSETTLED, _UNSETTLED)
         self.page: PageBody | None = None
         self.built_at = 0.0
         self.building: asyncio.Future[PageBody] | None = None
@@ -70,8 +74,10 @@ _UNSETTLED = object()
 class Pages:
     """The public pages, rendered once per change of what they show and kept per process (on the
     runtime): per slot (a path), the last body built, the state it was built for, and how to read
-    the current state. A state that moves is followed at most once every `min_interval` seconds;
-    meanwhile, and while one request builds the new body, every other gets the last one."""
+    the current state, in two parts. The first (the campaign, what its dates open or close) is
+    followed at once; the second (the counts, moving with each signature in a rush) at most once
+    every `min_interval` seconds. While one request builds the new body, the others get the last
+    one."""
 
     def __init__(self, min_interval: float = 1.0, monotonic: Callable[[], float] = time.monotonic):
         self.min_interval = min_interval
@@ -86,9 +92,12 @@ class Pages:
             return True
         if slot.building is not None:
             return False
+        urgent, lagging = slot.state_of()
+        if urgent != slot.state[0]:
+            return True
         if self.monotonic() - slot.built_at < self.min_interval:
             return False
-        return bool(slot.state_of() != slot.state)
+        return bool(lagging != slot.state[1])
 
     def kept(self, key: str) -> bool:
         """A body is kept for this slot (a page served from here)."""
@@ -104,7 +113,7 @@ class Pages:
     async def get(
         self,
         key: str,
-        state_of: Callable[[], Hashable],
+        state_of: Callable[[], PageState],
         build: Callable[[], Awaitable[tuple[PageBody, bool]]],
     ) -> PageBody:
         """The slot's body; `build` returns a new one and whether it is settled (its lists as
@@ -132,7 +141,7 @@ class Pages:
             slot.building.set_result(page)
             self.builds += 1
             slot.page, slot.built_at = page, self.monotonic()
-            slot.state = state if settled else _UNSETTLED
+            slot.state = state if settled else (state[0], _UNSETTLED)
             return page
         finally:
             slot.building = None

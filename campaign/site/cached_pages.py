@@ -17,12 +17,13 @@ invitation links, list filters) is served by the app for that request only.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request, Response
 
-from campaign.core.bodies import PageBody
+from campaign.core.bodies import PageBody, PageState
+from campaign.counts.latest import names_hidden
 from campaign.letter import launch
 from campaign.letter.campaigns import Campaign
 from campaign.runtime import Runtime
@@ -36,22 +37,30 @@ CACHE_CONTROL = f"public, max-age=0, s-maxage={SHARED_MAX_AGE}, stale-while-reva
 """A browser asks each time (`If-None-Match`: an empty 304 while nothing changed), so a person who
 has just signed sees the new count on the next page, with or without JavaScript; shared caches
 keep pages a few seconds."""
-HTML = "text/html; charset=utf-8"
+HTML = "text/html"  # Litestar adds the charset
 OPT_NO_CSRF = {"exclude_from_csrf": True}
 """The route option that keeps Litestar's CSRF cookie off a cached page (no `Set-Cookie`)."""
 
 
-def page_state(runtime: Runtime) -> Hashable:
-    """What a public page shows depends on, read from memory (cheap): the current campaign
-    (replaced whole when organisers change it), its counts, the minute, the public address."""
+def page_state(runtime: Runtime) -> PageState:
+    """What a public page shows depends on, read from memory (cheap): at once, the current
+    campaign (replaced whole when organisers change it), what its dates decide (names shown,
+    published, signing closed), the minute (countdown, hourly chart) and the public address;
+    a moment later (`runtime.pages.min_interval`), its counts."""
     now = runtime.clock.now()
     campaign = runtime.campaigns.current()
-    return (
+    if campaign is None:
+        return (None, now.replace(second=0, microsecond=0)), None
+    urgent = (
         campaign,
-        None if campaign is None else runtime.counts.body(campaign.id, "departement")[1],
+        names_hidden(campaign, now),
+        launch.published(campaign, now),
+        launch.closed_message(campaign, now),
         now.replace(second=0, microsecond=0),
         runtime.settings.base_url,
+        runtime.history.kept(campaign.id),  # the chart: read again once a minute
     )
+    return urgent, runtime.counts.body(campaign.id, "departement")[1]  # any count or total
 
 
 def lists_settled(runtime: Runtime, campaign: Campaign, *, latest: bool) -> bool:

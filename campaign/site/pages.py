@@ -4,6 +4,7 @@ signatories, privacy notice."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -146,7 +147,10 @@ class Pages(Controller):
         if request.scope["query_string"]:
             values = await prefill_values(runtime, invitation, ref)
             html, _ = await _letter_html(runtime, request, campaign, values)
-            return Response(html.encode(), media_type="text/html; charset=utf-8", headers=NO_STORE)
+            return Response(html.encode(), media_type="text/html", headers=NO_STORE)
+        # The chart's history is part of the page's state: read (or kept) before it is taken.
+        with contextlib.suppress(*DB_ERRORS):
+            await runtime.history.get(campaign)
         return await cached_page(
             runtime, request, lambda: _letter_html(runtime, request, campaign, {})
         )
@@ -295,7 +299,7 @@ class Pages(Controller):
         filters = _list_filters(runtime, region, departement, mandat)
         if request.scope["query_string"]:
             html = await _signatories_html(runtime, request, campaign, filters, q, page)
-            return Response(html.encode(), media_type="text/html; charset=utf-8")
+            return Response(html.encode(), media_type="text/html")
 
         async def build() -> tuple[str, bool]:
             html = await _signatories_html(runtime, request, campaign, filters, None, 1)

@@ -21,6 +21,9 @@ The public pages kept in `runtime.pages` (campaign/site/cached_pages.py: `/`, `/
 while `runtime.pages.current(path)` is the ETag the kept answer carries. They depend on no cookie
 (a visitor's cookies go to other paths), so a cookie does not bypass them; a conditional request
 still goes through the app (its 304), and an answer that sets a cookie is never kept.
+
+`HEAD` of a page (any path but the API's and the back office's) is answered as its `GET` without
+the body: the same status and headers, `Content-Length` included.
 """
 
 from __future__ import annotations
@@ -84,6 +87,14 @@ def _shape(scope: Scope | LifeSpanScope, pages: Any = None) -> Shape | None:
     return path, raw["query_string"], host, encoding
 
 
+def _head_of_page(scope: Scope | LifeSpanScope) -> bool:
+    raw = cast(dict[str, Any], scope)
+    if raw["type"] != "http" or raw["method"] != "HEAD":
+        return False
+    path: str = raw["path"]
+    return not path.startswith(("/api/", "/admin"))
+
+
 def _level(query: bytes) -> str | None:
     if not query:
         return "region"
@@ -122,12 +133,31 @@ class HotReadsApp(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
+        if _head_of_page(scope):
+            await self._head(cast(Scope, scope), cast(Receive, receive), cast(Send, send))
+            return
         runtime = getattr(self.state, "runtime", None)
         shape = _shape(scope, None if runtime is None else runtime.pages)
         if shape is None:
             await super().__call__(scope, receive, send)
             return
         await self._counts(shape, cast(Scope, scope), cast(Receive, receive), cast(Send, send))
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The page's GET, its body left out."""
+        sent_end = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal sent_end
+            raw = cast(dict[str, Any], message)
+            if raw["type"] != "http.response.body":
+                await send(message)
+            elif not raw.get("more_body", False) and not sent_end:
+                sent_end = True
+                await send(cast(Message, {"type": "http.response.body", "body": b""}))
+
+        get = cast(Scope, {**cast(dict[str, Any], scope), "method": "GET"})
+        await super().__call__(get, receive, headers_only)
 
     async def _counts(self, shape: Shape, scope: Scope, receive: Receive, send: Send) -> None:
         etag = self._current_etag(shape)
