@@ -18,6 +18,7 @@ invitation links, list filters) is served by the app for that request only.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from litestar import Request, Response
@@ -38,6 +39,8 @@ CACHE_CONTROL = f"public, max-age=0, s-maxage={SHARED_MAX_AGE}, stale-while-reva
 has just signed sees the new count on the next page, with or without JavaScript; shared caches
 keep pages a few seconds."""
 HTML = "text/html"  # Litestar adds the charset
+LAUNCH_SECONDS = timedelta(minutes=10)
+"""Before the launch instant, how long the pages are built again each second (see page_state)."""
 OPT_NO_CSRF = {"exclude_from_csrf": True}
 """The route option that keeps Litestar's CSRF cookie off a cached page (no `Set-Cookie`)."""
 
@@ -51,12 +54,16 @@ def page_state(runtime: Runtime) -> PageState:
     campaign = runtime.campaigns.current()
     if campaign is None:
         return (None, now.replace(second=0, microsecond=0)), None
+    # The letter's page says what time it is on the server (static/live.js times the launch
+    # instant with it): to the minute, and to the second in the last minutes before the launch.
+    close = timedelta(0) < campaign.launch_at - now <= LAUNCH_SECONDS
+    tick = now.replace(microsecond=0) if close else now.replace(second=0, microsecond=0)
     urgent = (
         campaign,
         names_hidden(campaign, now),
         launch.published(campaign, now),
         launch.closed_message(campaign, now),
-        now.replace(second=0, microsecond=0),
+        tick,
         runtime.settings.base_url,
         runtime.history.kept(campaign.id),  # the chart: read again once a minute
     )
