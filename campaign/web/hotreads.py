@@ -19,8 +19,10 @@ address, another header) must be reflected in `_shape` — or this cache removed
 The public pages kept in `runtime.pages` (campaign/site/cached_pages.py: `/`, `/carte`,
 `/signataires`, the territories' pages) are replayed the same way, without a query string only,
 while `runtime.pages.current(path)` is the ETag the kept answer carries. They depend on no cookie
-(a visitor's cookies go to other paths), so a cookie does not bypass them; a conditional request
-still goes through the app (its 304), and an answer that sets a cookie is never kept.
+(a visitor's cookies go to other paths), so a cookie does not bypass them; an answer that sets a
+cookie is never kept. Browsers revalidate pages at each visit (`max-age=0`): an `If-None-Match`
+that names the kept answer's ETag, while it is current, gets its empty 304 from here (the kept
+answer's headers but its body's); any other condition goes through the app.
 
 `HEAD` of a page (any path but the API's and the back office's) is answered as its `GET` without
 the body: the same status and headers, `Content-Length` included.
@@ -46,20 +48,50 @@ SUFFIX = "/counts"
 LEVELS = frozenset({"region", "departement", "commune"})
 MAX_ENTRIES = 1024  # shapes kept (counts: campaigns × levels; pages) × Host × Accept-Encoding
 _BYPASS = frozenset({b"if-none-match", b"if-modified-since", b"cookie"})
-_PAGE_BYPASS = frozenset({b"if-none-match", b"if-modified-since"})
+_PAGE_BYPASS = frozenset({b"if-modified-since"})
+_NOT_IN_304 = frozenset({b"content-length", b"content-encoding", b"content-type"})
 
 Shape = tuple[str, bytes, bytes | None, bytes | None]
 
 
 class _Kept:
-    __slots__ = ("body", "etag", "start")
+    __slots__ = ("_304", "body", "etag", "start")
 
     def __init__(self, etag: str, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         self.etag = etag
+        self._304: Message | None = None
         self.start = cast(
             Message, {"type": "http.response.start", "status": 200, "headers": headers}
         )
         self.body = cast(Message, {"type": "http.response.body", "body": body, "more_body": False})
+
+    def not_modified(self) -> Message:
+        """The 304 of this answer: its headers, but those of its body."""
+        if self._304 is None:
+            headers = cast(dict[str, Any], self.start)["headers"]
+            kept = [(n, v) for n, v in headers if n.lower() not in _NOT_IN_304]
+            self._304 = cast(
+                Message, {"type": "http.response.start", "status": 304, "headers": kept}
+            )
+        return self._304
+
+
+def _if_none_match(scope: Scope) -> bytes | None:
+    raw = cast(dict[str, Any], scope)
+    found = None
+    for name, value in raw["headers"]:
+        if name == b"if-none-match":
+            found = value if found is None else found + b"," + value
+    return found
+
+
+def _names(condition: bytes, etag: str) -> bool:
+    """`If-None-Match` names this ETag (weak or strong, in a list) or is `*`."""
+    for candidate in condition.decode("latin-1").split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
 
 
 def _shape(scope: Scope | LifeSpanScope, pages: Any = None) -> Shape | None:
@@ -163,9 +195,15 @@ class HotReadsApp(Litestar):
         etag = self._current_etag(shape)
         kept = self._kept.get(shape)
         if kept is not None and etag is not None and kept.etag == etag:
-            await send(kept.start)
-            await send(kept.body)
-            return
+            condition = _if_none_match(scope)
+            if condition is None:
+                await send(kept.start)
+                await send(kept.body)
+                return
+            if _names(condition, etag):
+                await send(kept.not_modified())
+                await send(cast(Message, {"type": "http.response.body", "body": b""}))
+                return
         # Through the app, keeping its answer if it is a plain 200 for the current counts.
         start: dict[str, Any] | None = None
         chunks: list[bytes] = []
