@@ -47,7 +47,8 @@ PAGES = ["/", "/carte", "/signataires"]
 GZIP = ["Accept-Encoding: gzip"]
 
 
-def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure(url: str, args: argparse.Namespace, etag: str | None = None) -> dict[str, Any]:
+    """wrk on `url` with gzip accepted (`etag`: as browsers revalidating their copy, 304s)."""
     lua = BENCH / "wrk" / "get.lua"
     result = wrk(
         url,
@@ -55,9 +56,9 @@ def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         connections=args.connections,
         threads=args.threads,
         seconds=args.seconds,
-        headers=GZIP,
+        headers=GZIP + ([f"If-None-Match: {etag}"] if etag else []),
     )
-    good, bad = ok_statuses(result, 200)
+    good, bad = ok_statuses(result, 304 if etag else 200)
     result["good"], result["bad"] = good, bad
     result["bytes_per_answer"] = result["bytes"] / max(1, result["requests"])
     return result
@@ -140,7 +141,7 @@ def main() -> None:
                         )
                 for path in [COUNTS, *PAGES]:  # warm-up
                     wrk(srv.url + path, BENCH / "wrk" / "get.lua", connections=8, seconds=2)
-            targets = [("after", COUNTS), *(("after", p) for p in PAGES)]
+            targets = [("after", COUNTS), *(("after", p) for p in PAGES), ("after", "/ (304)")]
             if args.before:
                 targets += [("before", p) for p in PAGES]
             runs: dict[str, list[dict[str, Any]]] = {f"{n} {p}": [] for n, p in targets}
@@ -148,7 +149,12 @@ def main() -> None:
                 waited = wait_quiet(max_wait=args.quiet_wait)
                 log(f"round {i + 1}/{args.rounds} (waited {waited:.0f} s for a quiet machine)")
                 for name, path in targets:
-                    fig = measure(servers[name].url + path, args)
+                    if path.endswith("(304)"):  # the page's ETag (before the launch, by minute)
+                        with urlopen(servers[name].url + "/") as answer:
+                            etag = answer.headers["ETag"]
+                        fig = measure(servers[name].url + path.split()[0], args, etag)
+                    else:
+                        fig = measure(servers[name].url + path, args)
                     runs[f"{name} {path}"].append(fig)
                     log(
                         f"  {name} {path}: {fig['rps']:.0f} req/s, p50 "

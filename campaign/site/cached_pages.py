@@ -5,10 +5,11 @@ may keep them) and a 304 to `If-None-Match`; campaign/web/hotreads.py replays th
 while the page's ETag holds.
 
 What a page shows moves with its state (`page_state`): the campaign as this process read it (its
-settings and letter), the counts' version (any count, metric or the register's totals), the
-minute on the campaign's clock (countdown, embargo, closing date, the hourly chart) and the public
-address. The lists a page reads (newest signatories, the published list) follow the counts a
-moment later: a page built before they caught up is built again at the next chance.
+settings and letter), what its dates decide (names shown, publication, closing), before the
+launch the minute on the campaign's clock (the countdown; the second in its last minutes), the
+hourly chart's history, the public address, and the counts' version (any count, metric or the
+register's totals). The lists a page reads (newest signatories, the published list) follow the
+counts a moment later: a page built before they caught up is built again at the next chance.
 
 Nothing a visitor owns is in these pages: the sign form's anti-forgery and timing checks are a
 cookie set by a tiny image (campaign/site/pages.py, `/signer/jeton`); a query string (relay or
@@ -54,15 +55,22 @@ def page_state(runtime: Runtime) -> PageState:
     campaign = runtime.campaigns.current()
     if campaign is None:
         return (None, now.replace(second=0, microsecond=0)), None
-    # The letter's page says what time it is on the server (static/live.js times the launch
-    # instant with it): to the minute, and to the second in the last minutes before the launch.
-    close = timedelta(0) < campaign.launch_at - now <= LAUNCH_SECONDS
-    tick = now.replace(microsecond=0) if close else now.replace(second=0, microsecond=0)
+    # Before the launch, the pages count the days and the letter's page says what time it is on
+    # the server (static/live.js times the launch instant with it): to the minute, and to the
+    # second in the last minutes. After it, nothing shown follows the clock but what the dates
+    # decide: a page then stays the same (and its ETag) while nothing else changes.
+    left = campaign.launch_at - now
+    tick = None
+    if timedelta(0) < left <= LAUNCH_SECONDS:
+        tick = now.replace(microsecond=0)
+    elif left > timedelta(0):
+        tick = now.replace(second=0, microsecond=0)
     urgent = (
         campaign,
         names_hidden(campaign, now),
         launch.published(campaign, now),
         launch.closed_message(campaign, now),
+        launch.closing_notice(campaign, now),
         tick,
         runtime.settings.base_url,
         runtime.history.kept(campaign.id),  # the chart: read again once a minute
