@@ -17,7 +17,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from campaign.core import db, migrations
-from campaign.core.bodies import LastBuilt
+from campaign.core.bodies import LastBuilt, Pages
 from campaign.core.bounded import RatePerMinute, TTLCache
 from campaign.core.clock import Clock
 from campaign.core.settings import Settings
@@ -86,6 +86,9 @@ class Runtime:
     """Public name searches per client network and minute."""
     searches: TTLCache[Any] = field(init=False)
     """The last public searches' answers, for a few seconds (a crowd typing the same name)."""
+    pages: Pages = field(default_factory=Pages)
+    """The public pages' bodies (HTML, ETag, gzip), built once per change of what they show
+    (campaign/site/cached_pages.py) and replayed by campaign/web/hotreads.py."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
