@@ -223,6 +223,37 @@ async def test_a_withdrawn_signer_never_leaks(conn: asyncpg.Connection, worker: 
     assert states["signature.confirmed", gone] == "dropped"
 
 
+async def test_a_rejected_signature_is_withdrawn_for_receivers_and_restored_confirmed(
+    conn: asyncpg.Connection, worker: HookWorker
+) -> None:
+    """The organisers' rejection takes a signature out of the letter: receivers erase it."""
+    campaign_id = await new_campaign(conn)
+    async with receiver() as r:
+        await endpoint(conn, campaign_id, r)
+        token, signature_id = await pending(conn, campaign_id, "Rejetee")
+        await signatures.confirm_many(conn, [token])
+        await worker.run_once()
+        reject = (
+            "UPDATE signatures SET rejected_from = status, status = 'rejected',"
+            " moderation_reason = 'doublon' WHERE id = $1"
+        )
+        await conn.execute(reject, signature_id)
+        await worker.run_once()
+        await conn.execute(
+            "UPDATE signatures SET status = rejected_from, rejected_from = NULL WHERE id = $1",
+            signature_id,
+        )
+        await worker.run_once()
+        events = [(g.json["type"], g.json["data"]["id"]) for g in r.received]
+        withdrawn = [g.json["data"] for g in r.received if g.json["type"] == "signature.withdrawn"]
+    assert events == [
+        ("signature.confirmed", signature_id),
+        ("signature.withdrawn", signature_id),
+        ("signature.confirmed", signature_id),
+    ]
+    assert withdrawn == [{"id": signature_id}]
+
+
 async def test_a_confirmation_claimed_before_the_withdrawal_is_dropped_when_sent(
     conn: asyncpg.Connection, worker: HookWorker
 ) -> None:
