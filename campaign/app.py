@@ -102,7 +102,10 @@ def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> 
         # CORS for reads of /api/v1 (campaign/cors.py).
         before_send=[security.security_headers(settings), cors.api_cors],
         # Then NUL, control characters and invalid UTF-8 refused with a 400 (campaign/inputs.py).
-        middleware=[security.host_check(settings), inputs.InputCheckMiddleware(MAX_BODY_BYTES)],
+        middleware=[
+            security.host_check(settings),
+            inputs.InputCheckMiddleware(MAX_BODY_BYTES, frozenset({"/signer"})),
+        ],
         # One line per log message, whatever a request carried (campaign/core/logtext.py).
         logging_config=LoggingConfig(
             formatters={"standard": {"()": OneLineFormatter, "fmt": LOG_FORMAT}}

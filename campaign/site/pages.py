@@ -172,7 +172,8 @@ class Pages(Controller):
         campaign = _campaign(runtime)
         if cross_site(request.headers, runtime.settings):
             raise PermissionDeniedException(detail="Formulaire envoyé depuis un autre site.")
-        form = await inputs.read_form(request)  # UTF-8 without NUL, else a 400
+        # UTF-8, else a 400; a NUL is refused by the validation, next to its field.
+        form = await inputs.read_form(request, nul=True)
         context = _form_context(runtime, campaign)
         if context["closed_message"] is not None:
             # The page says so politely, in place of the form.

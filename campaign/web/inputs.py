@@ -43,8 +43,9 @@ def _text(raw: bytes) -> str | None:
         return None
 
 
-def check_pairs(encoded: bytes, source: str) -> None:
-    """Raises the 400 for the first field whose name or value holds a NUL or is not UTF-8."""
+def check_pairs(encoded: bytes, source: str, *, nul: bool = False) -> None:
+    """Raises the 400 for the first field whose name or value holds a NUL (unless `nul`: its
+    handler refuses it itself) or is not UTF-8."""
     for pair in encoded.split(b"&"):
         if not pair:
             continue
@@ -54,12 +55,13 @@ def check_pairs(encoded: bytes, source: str) -> None:
         field = _CONTROL.sub("?", field)[:40] or "?"
         if name is None or value is None:
             raise refused(field, source, "Texte mal encodé (UTF-8 attendu)")
-        if "\x00" in name or "\x00" in value:
+        if not nul and ("\x00" in name or "\x00" in value):
             raise refused(field, source, "Caractère nul interdit")
 
 
-async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
-    """The posted form (url-encoded or multipart), its text fields UTF-8 and free of NUL: else
+async def read_form(request: Request[Any, Any, Any], *, nul: bool = False) -> FormMultiDict:
+    """The posted form (url-encoded or multipart), its text fields UTF-8 and free of NUL (unless
+    `nul`: the handler's validation names the field next to it, keeping what was typed): else
     the 400. (Litestar's multipart parser raises on a text field that is not UTF-8.)"""
     try:
         form = await request.form()
@@ -68,6 +70,8 @@ async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
             status_code=400, detail="Texte mal encodé dans le formulaire (UTF-8 attendu)."
         ) from None
     for name, value in form.multi_items():
+        if nul:
+            break
         if "\x00" in name or (isinstance(value, str) and "\x00" in value):
             raise refused(_CONTROL.sub("?", name)[:40] or "?", "body", "Caractère nul interdit")
     return form
@@ -83,22 +87,24 @@ def _content_type(scope: Scope) -> bytes:
 class InputCheckMiddleware(ASGIMiddleware):
     """Refuses (400) a path with a control character, and a NUL or invalid UTF-8 in the query
     string or in a url-encoded body of at most `max_body` bytes (a larger one is passed on as it
-    came: the app refuses it, 413)."""
+    came: the app refuses it, 413). The forms posted to `nul_paths` may carry a NUL: their
+    handlers' validation refuses it next to the field (the signing form keeps what was typed)."""
 
     scopes = (ScopeType.HTTP,)
 
-    def __init__(self, max_body: int) -> None:
+    def __init__(self, max_body: int, nul_paths: frozenset[str] = frozenset()) -> None:
         self.max_body = max_body
+        self.nul_paths = nul_paths
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         if _CONTROL.search(scope["path"]):
             raise HTTPException(status_code=400, detail="Adresse invalide.")
         check_pairs(scope.get("query_string", b""), "query")
         if scope.get("method") in ("POST", "PUT", "PATCH") and _content_type(scope) == _FORM:
-            receive = await self._checked_body(receive)
+            receive = await self._checked_body(receive, nul=scope["path"] in self.nul_paths)
         await next_app(scope, receive, send)
 
-    async def _checked_body(self, receive: Receive) -> Receive:
+    async def _checked_body(self, receive: Receive, *, nul: bool) -> Receive:
         """Reads the body (up to the cap), checks it, and gives the app a `receive` that hands
         it over again."""
         messages: list[ReceiveMessage] = []
@@ -120,6 +126,7 @@ class InputCheckMiddleware(ASGIMiddleware):
             check_pairs(
                 b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request"),
                 "body",
+                nul=nul,
             )
         return _replay(messages, receive)
 
