@@ -224,7 +224,7 @@ async def test_an_impersonator_matches_the_register_but_is_not_verified(
                 {"decision": "attester", "motif": "Appel au cabinet du maire le 3 décembre"},
             )
             assert attested.status_code == 303
-            assert "attesté par les organisateurs" in (await organiser.get(page_url)).text
+            assert "Attesté par les organisateurs" in (await organiser.get(page_url)).text
         entry = await conn.fetchrow(
             "SELECT detail->>'motif' AS motif FROM audit_log "
             "WHERE action = 'signature.attest' AND target_id = $1",
