@@ -121,7 +121,7 @@ async def test_home_page_shows_the_map_the_table_and_the_newest_signatories(
     assert 'href="#territoires-titre"' in html
     assert re.search(
         r'<a href="/territoires/departement/69">69 · Rhône</a></th><td class="num" '
-        r'data-level="departement" data-code="69">2</td>',
+        r'data-level="departement" data-code="69"[^>]*>2</td>',
         html,
     )
     # The newest public signatories; never a name that did not consent, nor a pending one.
