@@ -17,7 +17,7 @@ import asyncpg
 from litestar.di import NamedDependency
 
 from campaign.core import db, migrations
-from campaign.core.bodies import LastBuilt
+from campaign.core.bodies import LastBuilt, Pages
 from campaign.core.bounded import RatePerMinute, TTLCache
 from campaign.core.clock import Clock
 from campaign.core.settings import Settings
@@ -25,6 +25,7 @@ from campaign.counts.cache import CountsCache
 from campaign.counts.history import HistoryCache, HistoryRecorder
 from campaign.counts.latest import LatestSignatories
 from campaign.counts.live import Broadcaster
+from campaign.hooks.worker import HookWorker
 from campaign.letter import campaigns as campaigns_mod
 from campaign.letter.campaigns import CampaignRegistry
 from campaign.mail.contexts import EmailContexts
@@ -33,6 +34,7 @@ from campaign.mail.sink import MailSink
 from campaign.mail.smtp import SmtpSender
 from campaign.mail.worker import MailWorker
 from campaign.publication.letter import Publication
+from campaign.publication.opendata import OpenData
 from campaign.reach import attestation, attestation_emails
 from campaign.reach import emails as reach_emails
 from campaign.reach.mairies import TownHalls
@@ -78,10 +80,15 @@ class Runtime:
     """The embeddable widget's bodies (HTML, ETag, gzip), per campaign and variant."""
     publication: Publication = field(init=False)
     """The published list and files, built once per change."""
+    opendata: OpenData = field(init=False)
+    """The open-data files (counts under Licence Ouverte), built once per change."""
     search_rate: RatePerMinute = field(init=False)
     """Public name searches per client network and minute."""
     searches: TTLCache[Any] = field(init=False)
     """The last public searches' answers, for a few seconds (a crowd typing the same name)."""
+    pages: Pages = field(default_factory=Pages)
+    """The public pages' bodies (HTML, ETag, gzip), built once per change of what they show
+    (campaign/site/cached_pages.py) and replayed by campaign/web/hotreads.py."""
 
     def __post_init__(self) -> None:
         self.latest = LatestSignatories(self.pool, self.counts)
@@ -89,6 +96,7 @@ class Runtime:
         self.signing = SigningBatcher(self.writes, self.settings)
         self.confirming = ConfirmBatcher(self.writes)
         self.publication = Publication(self.pool, self.counts, self.index, self.clock)
+        self.opendata = OpenData(self.pool, self.counts, self.index, self.settings.base_url)
         self.search_rate = RatePerMinute(self.settings.search_rate_per_minute)
         self.searches = TTLCache(512, 10.0)
 
@@ -203,7 +211,7 @@ def sending_workers(
     its stop event is set: the mail worker; the register's verification of confirmed signatures
     (never in a request); the privacy notice's delays, once a day (campaign/signing/purge.py); the
     one reminder of signatures still pending (campaign/signing/reminders.py); the attestation
-    emails to town halls (campaign/reach/attestation.py)."""
+    emails to town halls (campaign/reach/attestation.py); the webhooks' deliveries."""
     mail = MailWorker(
         writes,
         dsn,
@@ -218,6 +226,7 @@ def sending_workers(
         functools.partial(purge.run_daily, reads, settings),
         functools.partial(reminders.run, writes, settings),
         functools.partial(attestation.run_worker, reads, dsn, settings, TownHalls()),
+        HookWorker(reads, dsn, settings).run,  # the organisations' webhooks (campaign/hooks/)
     ]
 
 

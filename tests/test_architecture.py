@@ -26,6 +26,7 @@ FEATURES = frozenset(
         "publication",
         "organisers",
         "moderation",
+        "hooks",
     }
 )
 WEB = "web"
@@ -193,3 +194,22 @@ def test_the_package_map_in_the_docs_names_every_module() -> None:
         ):
             missing.append(path.name)
     assert not missing, "docs/architecture.md's package map does not name: " + ", ".join(missing)
+
+
+def test_form_bodies_are_read_only_through_the_checked_reader() -> None:
+    """`request.form()` decodes a multipart body without checking it (invalid UTF-8 is a 500):
+    every handler reads forms with `campaign.web.inputs.read_form`, which refuses it with a 400."""
+    reader = PACKAGE / "web" / "inputs.py"
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path == reader:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "form"
+                and not node.args
+            ):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}")
+    assert not found, "forms read around web.inputs.read_form: " + ", ".join(found)

@@ -93,6 +93,7 @@ def _target(entry: AuditEntry) -> str:
         "organiser": "le compte",
         "relay": "le relais",
         "campaign": "la campagne",
+        "webhook": "le webhook",
     }
     if entry.target_type is None:
         return ""
@@ -171,6 +172,11 @@ PHRASES: Final[dict[str, Phrase]] = {
     "relay.activate": lambda e, b, a, d: f"a réactivé {_target(e)}",
     "relay.deactivate": lambda e, b, a, d: f"a désactivé {_target(e)}",
     "relay.renew_link": lambda e, b, a, d: f"a renouvelé le lien de {_target(e)}",
+    "webhook.create": lambda e, b, a, d: f"a créé {_target(e)} vers {_get(a, 'host')}",
+    "webhook.activate": lambda e, b, a, d: f"a réactivé {_target(e)}",
+    "webhook.deactivate": lambda e, b, a, d: f"a désactivé {_target(e)}",
+    "webhook.delete": lambda e, b, a, d: f"a supprimé {_target(e)}",
+    "webhook.ping": lambda e, b, a, d: f"a envoyé un test au webhook n°{NBSP}{e.target_id}",
 }
 
 

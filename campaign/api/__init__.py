@@ -7,6 +7,13 @@ from litestar.types import ControllerRouterHandler
 
 
 def routes() -> list[ControllerRouterHandler]:
-    from campaign.api import public, v1
+    from campaign.api import opendata, public, v1
 
-    return [v1.CampaignApi, public.PublicApi, v1.search_territories, v1.health, v1.ready]
+    return [
+        v1.CampaignApi,
+        public.PublicApi,
+        v1.search_territories,
+        v1.health,
+        v1.ready,
+        opendata.OpenDataApi,
+    ]

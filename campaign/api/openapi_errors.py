@@ -2,10 +2,11 @@
 
 Every API operation may answer the errors of the app's own handlers (campaign/app.py) — bad
 parameters (400), an unknown campaign (404), a body too large (413), invalid fields (422), the
-database unavailable (503 with `Retry-After`) — with the same JSON body. The route decorators
-document their successes; this adds the errors to every operation in one place, at start-up
-(after every route is registered), so that the document tells the truth a client (and the
-Schemathesis test) can rely on.
+database unavailable (503 with `Retry-After`) — with the same JSON body; a few operations also
+answer bounds of their own (a live stream refused, a search too short or too frequent), each
+described in its words. The route decorators document their successes; this adds the errors to
+every operation in one place, at start-up (after every route is registered), so that the
+document tells the truth a client (and the Schemathesis test) can rely on.
 """
 
 from __future__ import annotations
@@ -51,16 +52,37 @@ _DESCRIPTIONS = {
 }
 
 
-def _error(status: str) -> OpenAPIResponse:
+# The bounds of issue 15 §2, answered by one operation each, in the words of its own refusal.
+_OWN_DESCRIPTIONS = {
+    "streamCounts": {
+        "503": "Trop de flux en direct ouverts, par ce processus (`SSE_MAX_STREAMS`) ou depuis "
+        "le réseau du client (`SSE_MAX_PER_NETWORK`, un /24 ou /56), ou base de données "
+        "momentanément indisponible\u00a0: réessayer après `Retry-After` secondes et, en "
+        "attendant, interroger les compteurs (`getCounts`).",
+    },
+    "listSignatories": {
+        "400": "Paramètres invalides (le champ en cause est nommé), dont une recherche `q` trop "
+        "courte\u00a0: `SEARCH_MIN_CHARS` caractères au moins (3 par défaut), espaces non "
+        "comptés\u00a0; "
+        '`extra` vaut alors `[{"key": "q", "message": "Au moins 3 caractères."}]`.',
+        "429": "Trop de recherches (`q`) depuis le réseau du client (un /24 ou /56) dans la "
+        "minute (`SEARCH_RATE_PER_MINUTE`, 60 par défaut)\u00a0: réessayer après `Retry-After` "
+        "secondes. La liste sans recherche n’est pas limitée.",
+    },
+}
+_RETRY_AFTER = {"429", "503"}
+
+
+def _error(status: str, description: str | None = None) -> OpenAPIResponse:
     headers: dict[str, OpenAPIHeader | Reference] | None = None
-    if status == "503":
+    if status in _RETRY_AFTER:
         headers = {
             "Retry-After": OpenAPIHeader(
                 schema=Schema(type=OpenAPIType.STRING), description="Secondes avant de réessayer."
             )
         }
     return OpenAPIResponse(
-        description=_DESCRIPTIONS[status],
+        description=description or _DESCRIPTIONS[status],
         headers=headers,
         content={
             "application/json": OpenAPIMediaType(
@@ -100,6 +122,9 @@ def document_errors(app: Litestar) -> None:
                     content={"application/json": OpenAPIMediaType(schema=READY_SCHEMA)},
                 )
                 continue
+            own = _OWN_DESCRIPTIONS.get(operation.operation_id or "", {})
+            for status, description in own.items():
+                responses[status] = _error(status, description)
             for status in _statuses(path, method, operation):
                 responses.setdefault(status, _error(status))
             operation.responses = responses

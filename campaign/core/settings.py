@@ -90,6 +90,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The address signers write to about their data (legal notice, privacy page)."""
     hosting_provider: str = ""
     """The host of the site: name, address, telephone (legal notice)."""
+    webhook_timeout_seconds: float = 10.0
+    """Seconds a webhook receiver has to answer before the delivery is retried."""
+    webhook_max_attempts: int = 10
+    """Attempts of a webhook delivery before it is marked failed."""
+    webhook_retry_base_seconds: float = 30.0
+    """First retry delay of a webhook delivery, doubled at each attempt (at most an hour)."""
+    webhook_allow_local: bool = False
+    """Accept http://127.0.0.1 and localhost as webhook endpoints (tests, development only)."""
     sse_max_per_network: int = 200
     """Live streams one client network (/24, /56) may hold in a process (0: no limit)."""
     sse_max_streams: int = 8000
@@ -188,6 +196,10 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         publisher_address=env.get("PUBLISHER_ADDRESS") or "",
         publisher_email=env.get("PUBLISHER_EMAIL") or PLACEHOLDER_EMAIL,
         hosting_provider=env.get("HOSTING_PROVIDER") or "",
+        webhook_timeout_seconds=float(env.get("WEBHOOK_TIMEOUT_SECONDS") or 10),
+        webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS") or 10),
+        webhook_retry_base_seconds=float(env.get("WEBHOOK_RETRY_BASE_SECONDS") or 30),
+        webhook_allow_local=(env.get("WEBHOOK_ALLOW_LOCAL") or "").lower() in ("1", "true", "yes"),
         sse_max_per_network=int(env.get("SSE_MAX_PER_NETWORK") or 200),
         sse_max_streams=int(env.get("SSE_MAX_STREAMS") or 8000),
         sse_idle_seconds=float(env.get("SSE_IDLE_SECONDS") or 900),

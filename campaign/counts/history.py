@@ -223,6 +223,12 @@ class HistoryCache:
     def forget(self) -> None:
         self._entries.clear()
 
+    def kept(self, campaign_id: int) -> History | None:
+        """The history in memory (None: to be read), as it stands: a page that charts it is
+        built again when it changes."""
+        entry = self._entries.get(campaign_id)
+        return None if entry is None else entry[1]
+
     async def get(self, campaign: Campaign) -> History:
         """Raises the database's error when there is no history in memory to fall back on."""
         entry = self._entries.get(campaign.id)

@@ -80,6 +80,11 @@ class LatestSignatories:
             entry.version, now - entry.at, version, wait=wait
         )
 
+    def version_read(self, campaign_id: int) -> Version | None:
+        """The counts' version the kept list was read at (None: never read)."""
+        entry = self._entries.get(campaign_id)
+        return None if entry is None else entry.version
+
     async def get(self, campaign_id: int, *, wait: bool = False) -> list[Signatory]:
         """The newest public signatories. `wait`: when the counts moved since the last read,
         read again even if that means waiting for the end of the read interval (≤ 1 s)."""

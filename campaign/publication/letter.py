@@ -116,6 +116,11 @@ class Publication:
         version = self.counts.version(campaign_id)
         return state.listing is not None and self.refresh.fresh(state.listing_version, age, version)
 
+    def listing_version(self, campaign_id: int) -> Version:
+        """The counts' version the kept list was read at (UNREAD: never, or the database was
+        away)."""
+        return self._state(campaign_id).listing_version
+
     async def listing(self, campaign: Campaign) -> Listing:
         """The listed signatories, grouped, with their HTML."""
         state = self._state(campaign.id)

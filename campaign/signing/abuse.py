@@ -280,3 +280,9 @@ def form_reason(
     if elapsed < -60:  # from the future: not ours to have issued
         return "no_form_stamp"
     return "too_fast" if elapsed < min_seconds else None
+
+
+def form_stamp_valid(secret_key: str, stamp: object, now: float | None = None) -> bool:
+    """The stamp is one this service issued (however long ago): the sign form's anti-forgery
+    check, its cookie being sent back only by pages of this site."""
+    return form_reason(secret_key, stamp, float("inf"), now) == "too_fast"

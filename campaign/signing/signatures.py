@@ -151,8 +151,8 @@ async def analyze_rush_tables(conn: asyncpg.Connection) -> None:
 
 
 async def merge_search_pending(conn: asyncpg.Connection) -> int:
-    """Merges the new signatures waiting in the search index's pending list (migration 0010);
-    returns the pages merged."""
+    """Merges the new signatures waiting in the search indexes' pending lists (migrations 0010
+    and 0017); returns the pages merged."""
     pages: int = await conn.fetchval(Q["merge_search_pending"])
     return pages
 
@@ -343,16 +343,14 @@ async def public_signatories(
     offset: int = 0,
 ) -> tuple[int, list[Signatory]]:
     """Confirmed signatures whose signers agreed to be listed, featured ones first, then newest
-    first, and their total."""
-    rows = await conn.fetch(
-        Q["public_signatories"],
-        campaign_id,
-        region,
-        departement,
-        mandate,
-        _like_escape(q) if q else None,
-        limit,
-        offset,
-    )
+    first, and their total; with `q`, those whose names or territory name contain it (through
+    the public search's trigram index)."""
+    filters = (campaign_id, region, departement, mandate)
+    if q:
+        rows = await conn.fetch(
+            Q["public_signatories_search"], *filters, _like_escape(q), limit, offset
+        )
+    else:
+        rows = await conn.fetch(Q["public_signatories"], *filters, limit, offset)
     total = rows[0]["total"] if rows else 0
     return total, [convert(r, Signatory) for r in rows]

@@ -12,6 +12,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
     from campaign.site import (
         attestation_pages,
         devmail,
+        opendata_pages,
         pages,
         public_pages,
         publication_pages,
@@ -28,6 +29,7 @@ def routes(*, dev_mailbox: bool) -> list[ControllerRouterHandler]:
         publication_pages.PublicationPages,
         *publication_pages.DOWNLOADS,
         share.share_png,
+        opendata_pages.OpenDataPages,
         attestation_pages.AttestationPages,
     ]
     if dev_mailbox:

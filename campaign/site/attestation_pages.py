@@ -14,6 +14,7 @@ from campaign.reach import attestation_answers
 from campaign.reach.attestation_answers import Found, Result
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS
+from campaign.web import inputs
 from campaign.web.httpcache import NO_STORE
 
 REPLIES = {"oui": "yes", "non": "no"}
@@ -61,7 +62,7 @@ class AttestationPages(Controller):
     async def answer(
         self, runtime: RuntimeDep, token: FromPath[str], request: Request[Any, Any, Any]
     ) -> Template:
-        form = await request.form()
+        form = await inputs.read_form(request)  # UTF-8 without NUL, else a 400
         reply = REPLIES.get(str(form.get("reponse") or ""))
         raw_id = str(form.get("signataire") or "")
         if reply is None or not raw_id.isdigit() or len(raw_id) > 18:

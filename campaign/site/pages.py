@@ -3,13 +3,16 @@ signatories, privacy notice."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.exceptions import HTTPException
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException, PermissionDeniedException
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -25,6 +28,7 @@ from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import abuse, signatures
 from campaign.signing.signatures import ConfirmResult
 from campaign.signing.validation import FIELDS, check_signing, territory_choices
+from campaign.site.cached_pages import OPT_NO_CSRF, cached_page, lists_settled, render
 from campaign.site.map_view import france_map, territory_url
 from campaign.site.publication_pages import published_context
 from campaign.site.relay_pages import prefill_values
@@ -42,11 +46,24 @@ from campaign.web import inputs
 from campaign.web.campaign import current_or_404
 from campaign.web.httpcache import NO_STORE
 from campaign.web.params import SearchText
-from campaign.web.security import OPT_SENSITIVE
+from campaign.web.security import OPT_SENSITIVE, cross_site
 
 HONEYPOT = "website"  # hidden from people; robots fill it in
 TERRITORY_CHOICE = "territory_choice"  # radio buttons offered when the territory is ambiguous
 PER_PAGE = 50
+FORM_COOKIE = "formulaire"
+"""The sign form's cookie: when the form was shown, signed (campaign/signing/abuse.py). Set by
+the form's 1-pixel image (`/signer/jeton`), sent back only to `/signer` (its path), never from
+another site (SameSite=Strict): it is both the form's timing stamp and its anti-forgery check,
+so the page itself carries nothing of the visitor's and is the same for all."""
+FORM_COOKIE_PATH = "/signer"
+FORM_COOKIE_SECONDS = 24 * 3600
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+NO_COOKIE_MESSAGE = (
+    "Pour protéger le formulaire des envois automatiques, votre navigateur doit accepter un "
+    "cookie technique. Il vient de le recevoir : vérifiez vos informations et envoyez à "
+    "nouveau le formulaire."
+)
 log = logging.getLogger(__name__)
 
 
@@ -85,7 +102,6 @@ def _form_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
         "mandate_levels": MANDATE_LEVELS,
         "values": {},
         "errors": {},
-        "form_stamp": abuse.form_stamp(runtime.settings.secret_key),
     }
 
 
@@ -125,32 +141,43 @@ async def _with_publication(runtime: Runtime, campaign: Campaign, context: dict[
 class Pages(Controller):
     include_in_schema = False
 
-    @get("/")
+    @get("/", opt=OPT_NO_CSRF, cache=False)
     async def letter(
         self,
         runtime: RuntimeDep,
+        request: Request[Any, Any, Any],
         invitation: FromQuery[str | None] = None,
         ref: FromQuery[str | None] = None,
-    ) -> Template:
+    ) -> Response[bytes]:
+        """The same bytes for everyone (campaign/site/cached_pages.py), but for an invitation's
+        or a relay's link, whose answer pre-fills the form (campaign/site/relay_pages.py)."""
         campaign = _campaign(runtime)
-        context = _index_context(runtime, campaign)
-        # An invitation's or a relay's link pre-fills the form (campaign/reach_pages.py).
-        context["values"] = await prefill_values(runtime, invitation, ref)
-        context["share"] = share_context(runtime.settings, campaign, signed=False)
-        await _with_publication(runtime, campaign, context)
-        if not context["names_hidden"]:
-            context["latest"] = await _latest(runtime, campaign)
-        try:
-            context["history_chart"] = chart((await runtime.history.get(campaign)).points)
-        except DB_ERRORS as exc:  # the page stands without its chart while the database is away
-            log.warning("history chart left out: %s", type(exc).__name__)
-        return Template("index.html", context=context)
+        if request.scope["query_string"]:
+            values = await prefill_values(runtime, invitation, ref)
+            html, _ = await _letter_html(runtime, request, campaign, values)
+            return Response(html.encode(), media_type="text/html", headers=NO_STORE)
+        # The chart's history is part of the page's state: read (or kept) before it is taken.
+        with contextlib.suppress(*DB_ERRORS):
+            await runtime.history.get(campaign)
+        return await cached_page(
+            runtime, request, lambda: _letter_html(runtime, request, campaign, {})
+        )
 
-    @post("/signer")
+    @get("/signer/jeton", opt={**OPT_NO_CSRF, OPT_SENSITIVE: True}, cache=False)
+    async def form_cookie(self, runtime: RuntimeDep) -> Response[bytes]:
+        """The sign form's 1-pixel image: sets its cookie (`FORM_COOKIE`), with or without
+        JavaScript, when the form comes into view."""
+        return Response(
+            PIXEL, media_type="image/gif", cookies=[_form_cookie(runtime)], headers=NO_STORE
+        )
+
+    @post("/signer", opt=OPT_NO_CSRF)
     async def sign(
         self, runtime: RuntimeDep, request: Request[Any, Any, Any]
     ) -> Template | Redirect:
         campaign = _campaign(runtime)
+        if cross_site(request.headers, runtime.settings):
+            raise PermissionDeniedException(detail="Formulaire envoyé depuis un autre site.")
         form = await inputs.read_form(request)  # UTF-8 without NUL, else a 400
         context = _form_context(runtime, campaign)
         if context["closed_message"] is not None:
@@ -172,6 +199,18 @@ class Pages(Controller):
         if "public" in fields:
             fields["public"] = "true" if fields["public"] in ("true", "on") else fields["public"]
         req, errors = check_signing(fields, runtime.index, strict_bool=False, resolve_names=True)
+        stamp = request.cookies.get(FORM_COOKIE)
+        if not abuse.form_stamp_valid(runtime.settings.secret_key, stamp):
+            # No cookie (a text browser that loads no image, a page kept from before): the form
+            # comes back as typed, with the cookie; the next submission goes through.
+            context.update(values=values, errors={"formulaire": NO_COOKIE_MESSAGE, **errors})
+            return Template(
+                "sign.html",
+                context=context,
+                status_code=403,
+                cookies=[_form_cookie(runtime)],
+                headers=NO_STORE,
+            )
         if req is None or errors:
             if req is None and "territory_code" in errors:
                 context["territory_choices"] = territory_choices(
@@ -179,7 +218,6 @@ class Pages(Controller):
                 )
             context.update(values=values, errors=errors)
             return Template("sign.html", context=context, status_code=422)
-        stamp = form.get(abuse.FORM_STAMP_FIELD)
         signals = abuse.signals(request.scope, runtime.settings, form_stamp=stamp)
         if form.get(HONEYPOT):  # flagged, not rejected: a person reviews it (same answer)
             signals = msgspec.structs.replace(signals, form_reason="honeypot")
@@ -252,7 +290,7 @@ class Pages(Controller):
             "confirm_result.html", context=context, status_code=status, headers=NO_STORE
         )
 
-    @get("/signataires")
+    @get("/signataires", opt=OPT_NO_CSRF, cache=False)
     async def signatories(
         self,
         runtime: RuntimeDep,
@@ -262,80 +300,51 @@ class Pages(Controller):
         region: Annotated[str | None, QueryParameter(max_length=10)] = None,
         departement: Annotated[str | None, QueryParameter(max_length=10)] = None,
         mandat: Annotated[str | None, QueryParameter(max_length=40)] = None,
-    ) -> Template:
+    ) -> Response[bytes]:
+        """The first page, unfiltered, is the same for everyone (cached_pages.py); a search, a
+        filter or another page is read for its request."""
         campaign = _campaign(runtime)
         filters = _list_filters(runtime, region, departement, mandat)
-        context = {
-            **_common(runtime, campaign),
-            **filters,
-            "q": q or "",
-            "regions": sorted(runtime.index.all("region"), key=lambda t: normalize(t.name)),
-            "departements": runtime.index.all("departement"),
-            "mandates": [(m, LABELS[m]) for m in MANDATES],
-            "items": [],
-            "listed": 0,
-            "page": page,
-            "pages": 1,
-        }
-        if context["names_hidden"]:  # no name, and no count a search could turn into a name
-            return Template("signatories.html", context=context)
-        if q and signatures.search_length(q) < runtime.settings.search_min_chars:
-            context["search_error"] = (
-                f"Tapez au moins {runtime.settings.search_min_chars} caractères pour chercher "
-                "un nom ou une commune."
-            )
-            q = None
-        if q:
-            client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
-            wait = runtime.search_rate.retry_after(
-                clientaddr.network_of(client) if client is not None else None
-            )
-            if wait:
-                return Template(
-                    "error.html",
-                    context={
-                        **_common(runtime, campaign),
-                        "title": "Trop de recherches",
-                        "message": "Trop de recherches depuis votre réseau. Réessayez dans "
-                        f"{count_of(wait, 'seconde')}.",
-                    },
-                    status_code=429,
-                    headers={"Retry-After": str(wait)},
+        if request.scope["query_string"]:
+            search_error = None
+            if q and signatures.search_length(q) < runtime.settings.search_min_chars:
+                search_error = (
+                    f"Tapez au moins {runtime.settings.search_min_chars} caractères pour "
+                    "chercher un nom ou une commune."
                 )
-        key = (
-            "page",
-            campaign.id,
-            runtime.counts.version(campaign.id),  # a change of the counts is a change of the list
-            *(filters[k] for k in ("region", "departement", "mandat")),
-            q,
-            page,
-        )
-        found = runtime.searches.get(key) if q else None
-        if found is None:
-            async with runtime.pool.acquire() as conn:
-                found = await signatures.public_signatories(
-                    conn,
-                    campaign.id,
-                    region=filters["region"] or None,
-                    departement=filters["departement"] or None,
-                    mandate=filters["mandat"] or None,
-                    q=q or None,
-                    limit=PER_PAGE,
-                    offset=(page - 1) * PER_PAGE,
-                )
+                q = None
             if q:
-                runtime.searches.put(key, found)
-        total, rows = found
-        query = {k: v for k in ("region", "departement", "mandat") if (v := filters[k])}
-        if q:
-            query["q"] = q
-        context.update(
-            items=[(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows],
-            listed=total,
-            pages=max(1, -(-total // PER_PAGE)),
-            query=urlencode(query),
-        )
-        return Template("signatories.html", context=context)
+                client = clientaddr.from_scope(request.scope, runtime.settings.trusted_proxies)
+                wait = runtime.search_rate.retry_after(
+                    clientaddr.network_of(client) if client is not None else None
+                )
+                if wait:
+                    refused = render(
+                        request,
+                        "error.html",
+                        {
+                            **_common(runtime, campaign),
+                            "title": "Trop de recherches",
+                            "message": "Trop de recherches depuis votre réseau. Réessayez dans "
+                            f"{count_of(wait, 'seconde')}.",
+                        },
+                    )
+                    return Response(
+                        refused.encode(),
+                        media_type="text/html",
+                        status_code=429,
+                        headers={"Retry-After": str(wait)},
+                    )
+            html = await _signatories_html(
+                runtime, request, campaign, filters, q, page, search_error=search_error
+            )
+            return Response(html.encode(), media_type="text/html")
+
+        async def build() -> tuple[str, bool]:
+            html = await _signatories_html(runtime, request, campaign, filters, None, 1)
+            return html, True
+
+        return await cached_page(runtime, request, build)
 
     @get("/confidentialite")
     async def privacy(self, runtime: RuntimeDep) -> Template:
@@ -355,6 +364,107 @@ class Pages(Controller):
         context = _common(runtime, _campaign(runtime))
         context.update(publisher=runtime.settings)
         return Template("legal.html", context=context)
+
+
+async def _signatories_html(
+    runtime: Runtime,
+    request: Request[Any, Any, Any],
+    campaign: Campaign,
+    filters: dict[str, str],
+    q: str | None,
+    page: int,
+    *,
+    search_error: str | None = None,
+) -> str:
+    """The list's page: the first one for everyone, or a search, a filter, another page. A
+    search's answer is kept a few seconds (runtime.searches), until the counts change."""
+    context = {
+        **_common(runtime, campaign),
+        **filters,
+        "q": q or "",
+        "regions": sorted(runtime.index.all("region"), key=lambda t: normalize(t.name)),
+        "departements": runtime.index.all("departement"),
+        "mandates": [(m, LABELS[m]) for m in MANDATES],
+        "items": [],
+        "listed": 0,
+        "page": page,
+        "pages": 1,
+    }
+    if context["names_hidden"]:  # no name, and no count a search could turn into a name
+        return render(request, "signatories.html", context)
+    if search_error is not None:
+        context["search_error"] = search_error
+    key = (
+        "page",
+        campaign.id,
+        runtime.counts.version(campaign.id),  # a change of the counts is a change of the list
+        *(filters[k] for k in ("region", "departement", "mandat")),
+        q,
+        page,
+    )
+    found = runtime.searches.get(key) if q else None
+    if found is None:
+        async with runtime.pool.acquire() as conn:
+            found = await signatures.public_signatories(
+                conn,
+                campaign.id,
+                region=filters["region"] or None,
+                departement=filters["departement"] or None,
+                mandate=filters["mandat"] or None,
+                q=q or None,
+                limit=PER_PAGE,
+                offset=(page - 1) * PER_PAGE,
+            )
+        if q:
+            runtime.searches.put(key, found)
+    total, rows = found
+    query = {k: v for k in ("region", "departement", "mandat") if (v := filters[k])}
+    if q:
+        query["q"] = q
+    context.update(
+        items=[(r, runtime.index.get(r.territory_level, r.territory_code)) for r in rows],
+        listed=total,
+        pages=max(1, -(-total // PER_PAGE)),
+        query=urlencode(query),
+    )
+    return render(request, "signatories.html", context)
+
+
+async def _letter_html(
+    runtime: Runtime,
+    request: Request[Any, Any, Any],
+    campaign: Campaign,
+    values: dict[str, str],
+) -> tuple[str, bool]:
+    """The letter's page with its form (pre-filled with `values`), and whether the lists it
+    shows are as new as the counts."""
+    context = _index_context(runtime, campaign)
+    context["values"] = values
+    context["share"] = share_context(runtime.settings, campaign, signed=False)
+    await _with_publication(runtime, campaign, context)
+    settled = True
+    if not context["names_hidden"]:
+        context["latest"] = await _latest(runtime, campaign)
+    try:
+        context["history_chart"] = chart((await runtime.history.get(campaign)).points)
+    except DB_ERRORS as exc:  # the page stands without its chart while the database is away
+        log.warning("history chart left out: %s", type(exc).__name__)
+        settled = False
+    settled = settled and lists_settled(runtime, campaign, latest=not context["names_hidden"])
+    return render(request, "index.html", context), settled
+
+
+def _form_cookie(runtime: Runtime) -> Cookie:
+    """The sign form's cookie (`FORM_COOKIE`), stamped now."""
+    return Cookie(
+        key=FORM_COOKIE,
+        value=abuse.form_stamp(runtime.settings.secret_key),
+        path=FORM_COOKIE_PATH,
+        max_age=FORM_COOKIE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=runtime.settings.base_url.startswith("https://"),
+    )
 
 
 async def _latest(runtime: Runtime, campaign: Campaign) -> list[tuple[signatures.Signatory, Any]]:

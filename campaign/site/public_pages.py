@@ -17,6 +17,7 @@ from campaign.core.frenchnumbers import count_of, number, percent
 from campaign.letter.campaigns import Campaign
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.signing import signatures
+from campaign.site.cached_pages import HTML, OPT_NO_CSRF, cached_page, render
 from campaign.site.map_view import LEVELS, MEASURES, Measure, france_map
 from campaign.site.pages import _campaign, _common
 from campaign.territories.index import Territory, normalize
@@ -119,11 +120,17 @@ def _communes_with_signatures(runtime: Runtime, campaign_id: int, t: Territory) 
 class PublicPages(Controller):
     include_in_schema = False
 
-    @get("/carte")
+    @get("/carte", opt=OPT_NO_CSRF, cache=False)
     async def france(
-        self, runtime: RuntimeDep, niveau: Param = None, mesure: Param = None
-    ) -> Template:
-        """The map by département or région, by signatures or share of maires, with its table."""
+        self,
+        runtime: RuntimeDep,
+        request: Request[Any, Any, Any],
+        niveau: Param = None,
+        mesure: Param = None,
+    ) -> Response[bytes]:
+        """The map by département or région, by signatures or share of maires, with its table;
+        the same for everyone (campaign/site/cached_pages.py), kept per variant: the default one
+        under its path, the others by the app at each request (a CDN keeps them too)."""
         campaign = _campaign(runtime)
         level: Level = "departement"
         if _choice("niveau", niveau, LEVELS, "departement") == "region":
@@ -134,10 +141,10 @@ class PublicPages(Controller):
             measure = "maires"
         elif chosen == "maires_declared":
             measure = "maires_declared"
-        territories = sorted(runtime.index.all(level), key=lambda t: normalize(t.name))
-        return Template(
-            "map.html",
-            context={
+
+        def html() -> str:
+            territories = sorted(runtime.index.all(level), key=lambda t: normalize(t.name))
+            context = {
                 **_common(runtime, campaign),
                 "level": level,
                 "measure": measure,
@@ -146,16 +153,27 @@ class PublicPages(Controller):
                 "register_loaded": runtime.counts.register.total_maires > 0,
                 "france_map": france_map(runtime, campaign.id, level, measure),
                 "rows": [TerritoryFigures(runtime, campaign.id, t) for t in territories],
-            },
-        )
+            }
+            return render(request, "map.html", context)
 
-    @get("/territoires/region/{code:str}")
-    async def region(self, runtime: RuntimeDep, code: FromPath[str]) -> Template:
-        return await _territory_page(runtime, "region", code)
+        async def build() -> tuple[str, bool]:
+            return html(), True
 
-    @get("/territoires/departement/{code:str}")
-    async def departement(self, runtime: RuntimeDep, code: FromPath[str]) -> Template:
-        return await _territory_page(runtime, "departement", code)
+        if request.scope["query_string"]:
+            return Response(html().encode(), media_type=HTML)
+        return await cached_page(runtime, request, build)
+
+    @get("/territoires/region/{code:str}", opt=OPT_NO_CSRF, cache=False)
+    async def region(
+        self, runtime: RuntimeDep, request: Request[Any, Any, Any], code: FromPath[str]
+    ) -> Response[bytes]:
+        return await _territory_page(runtime, request, "region", code)
+
+    @get("/territoires/departement/{code:str}", opt=OPT_NO_CSRF, cache=False)
+    async def departement(
+        self, runtime: RuntimeDep, request: Request[Any, Any, Any], code: FromPath[str]
+    ) -> Response[bytes]:
+        return await _territory_page(runtime, request, "departement", code)
 
     @get("/integrer")
     async def embed(self, runtime: RuntimeDep) -> Template:
@@ -191,12 +209,25 @@ class PublicPages(Controller):
         )
 
 
-async def _territory_page(runtime: Runtime, level: str, code: str) -> Template:
-    campaign = _campaign(runtime)
+async def _territory_page(
+    runtime: Runtime, request: Request[Any, Any, Any], level: str, code: str
+) -> Response[bytes]:
+    """A région's or département's page, the same for everyone (cached_pages.py)."""
+    _campaign(runtime)  # a 404 while no campaign exists
     t = runtime.index.get(level, code)
     if t is None:
         place = "Cette région" if level == "region" else "Ce département"
         raise NotFoundException(detail=f"{place} n’existe pas (code « {code[:10]} »).")
+
+    async def build() -> tuple[str, bool]:
+        return render(request, "territory.html", await _territory_context(runtime, t)), True
+
+    return await cached_page(runtime, request, build)
+
+
+async def _territory_context(runtime: Runtime, t: Territory) -> dict[str, Any]:
+    campaign = _campaign(runtime)
+    level, code = t.level, t.code
     context = _common(runtime, campaign)
     figures = TerritoryFigures(runtime, campaign.id, t)
     departements = []
@@ -233,7 +264,7 @@ async def _territory_page(runtime: Runtime, level: str, code: str) -> Template:
         register_loaded=runtime.counts.register.total_maires > 0,
         list_url=f"/signataires?{level}={code}",
     )
-    return Template("territory.html", context=context)
+    return context
 
 
 def _widget(

@@ -25,7 +25,7 @@ Route-level choices, all made here or in the route's `opt`:
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -212,3 +212,21 @@ class HostCheckMiddleware(ASGIMiddleware):
 
 def host_check(settings: Settings) -> HostCheckMiddleware:
     return HostCheckMiddleware(allowed_hosts(settings), urlsplit(settings.base_url).netloc)
+
+
+_SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
+
+
+def cross_site(headers: Mapping[str, str], settings: Settings) -> bool:
+    """A form posted from another site, as the browser tells it: `Sec-Fetch-Site` (any browser
+    of the last years), else `Origin` (naming neither the public address nor the Host). A
+    request that says neither (old browsers, scripts) is judged by the form's SameSite cookie."""
+    fetch_site = headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site.strip().lower() not in _SAME_ORIGIN_FETCH
+    origin = headers.get("origin")
+    if origin is None:
+        return False
+    netloc = urlsplit(origin.strip()).netloc.lower()
+    own = {urlsplit(settings.base_url).netloc.lower(), (headers.get("host") or "").lower()}
+    return not netloc or netloc not in own

@@ -65,8 +65,11 @@ async def test_the_queues_rank_the_communes_by_what_to_do_next(
         db, mandate="maire", code=ALTIER, family_name="Pasencore", given_name="Zoé"
     )
     verified = await make_signature(db, mandate="maire", code=ANTRENAS, family_name="Verifiee")
+    # Verified means proven (issue 14): a register match alone leaves it « to verify ».
     await db.execute(
-        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1", verified
+        "UPDATE signatures SET verification_override = 'verified', proof = 'organisers',"
+        " proof_at = now(), proof_by = 'test', proof_note = 'appel' WHERE id = $1",
+        verified,
     )
     async with catalyst_client(server, db, communes()) as client:
         page = (await client.get("/console")).text

@@ -113,3 +113,22 @@ async def test_the_schema_documents_every_error_status_the_api_answers(
             if path.startswith("/api/") and method in ("get", "post"):
                 assert "400" in operation["responses"], (method, path)
                 assert "503" in operation["responses"], (method, path)
+
+
+async def test_the_schema_documents_the_bounds_of_streams_and_searches(client: Any) -> None:
+    """A refused live stream (503), a search too short (400) or too frequent (429): each
+    answer in the document, with its Retry-After where it has one, in its own words."""
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    events = paths["/api/v1/campaigns/{slug}/events"]["get"]["responses"]
+    assert "SSE_MAX_STREAMS" in events["503"]["description"]
+    assert events["503"]["headers"]["Retry-After"]
+    listing = paths["/api/v1/campaigns/{slug}/signatories"]["get"]["responses"]
+    assert "SEARCH_MIN_CHARS" in listing["400"]["description"]
+    assert "SEARCH_RATE_PER_MINUTE" in listing["429"]["description"]
+    assert listing["429"]["headers"]["Retry-After"]
+    assert listing["429"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Erreur"
+    }
+    # Only where they are answered: the counts are never limited per network.
+    counts = paths["/api/v1/campaigns/{slug}/counts"]["get"]["responses"]
+    assert "429" not in counts and "SSE_MAX_STREAMS" not in counts["503"]["description"]

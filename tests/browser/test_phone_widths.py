@@ -164,6 +164,13 @@ async def test_every_page_fits_a_360_px_phone(
     mailing_id = await mailings.create(db, c["id"], draft, CLI_ACTOR)
     await mailings.start(db, mailing_id, CLI_ACTOR)
     await wait_done(db, mailing_id)
+    # A webhook endpoint, switched off so that the session's worker never sends it anything.
+    endpoint_id = await db.fetchval(
+        """INSERT INTO webhook_endpoints (campaign_id, url, events, secret_salt, active)
+           VALUES ($1, 'https://crm.organisation-partenaire.example/webhooks/jouer-collectif',
+                   '{signature.confirmed,signature.withdrawn}', '\\x00', false) RETURNING id""",
+        c["id"],
+    )
     sent = [m for m in mailbox.messages if m["Subject"] == draft.subject]
     opt_out = next(
         m.group(0)
@@ -197,6 +204,7 @@ async def test_every_page_fits_a_360_px_phone(
         "/territoires/region/84",
         "/confidentialite",
         "/mentions-legales",
+        "/donnees/jouer-collectif",
         "/merci",
         "/integrer",
         "/widget",
@@ -242,7 +250,12 @@ async def test_every_page_fits_a_360_px_phone(
         await page.get_by_label("Mot de passe").fill(PASSWORD)
         await page.get_by_role("button", name="Se connecter").click()
         await expect(page.get_by_role("heading", level=1)).to_be_visible()
-        ids = {"signature_id": signature_id, "relay_id": relay_id, "mailing_id": mailing_id}
+        ids = {
+            "signature_id": signature_id,
+            "relay_id": relay_id,
+            "mailing_id": mailing_id,
+            "endpoint_id": endpoint_id,
+        }
         paths = [
             re.sub(r"\{([a-z_]+):int\}", lambda m: str(ids[m.group(1)]), p)
             for p in admin_get_paths()

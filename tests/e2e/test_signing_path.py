@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 
 import asyncpg
 import httpx
 
 from tests.support.app import unique_email
 from tests.support.mail import Mailbox
-from tests.support.signing import confirm_link, read_events
+from tests.support.signing import confirm_link, csrf_token, read_events
 
 SLUG = "jouer-collectif"
 
@@ -25,10 +24,8 @@ async def counts(client: httpx.AsyncClient, level: str) -> dict[str, int]:
 async def csrf_form_post(
     client: httpx.AsyncClient, page: str, action: str, data: dict[str, str]
 ) -> httpx.Response:
-    html = (await client.get(page)).text
-    token = re.search(r'name="_csrf_token" value="([^"]+)"', html)
-    assert token, "the page has no CSRF field"
-    return await client.post(action, data={**data, "_csrf_token": token.group(1)})
+    token = await csrf_token(client, page)  # and the sign form's cookie, as a browser would
+    return await client.post(action, data={**data, "_csrf_token": token})
 
 
 async def test_sign_confirm_count_live(

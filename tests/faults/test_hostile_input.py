@@ -775,24 +775,40 @@ async def test_form_rejects_a_2mb_body(
     await assert_nothing_stored(db, mailbox, before, typed["email"])
 
 
-@pytest.mark.parametrize("token", ["absent", "empty", "forged", "no-cookie"])
-async def test_form_without_a_valid_csrf_token_is_refused(
-    client: httpx.AsyncClient, server: str, db: asyncpg.Connection, mailbox: Mailbox, token: str
+@pytest.mark.parametrize("case", ["no-cookie", "forged-cookie", "cross-site", "foreign-origin"])
+async def test_form_without_its_cookie_or_from_another_site_is_refused(
+    client: httpx.AsyncClient, server: str, db: asyncpg.Connection, mailbox: Mailbox, case: str
 ) -> None:
+    """The sign form's anti-forgery check is its cookie (SameSite=Strict, set by the form's
+    image) and the browser's word on where the form comes from (campaign/site/pages.py)."""
     typed = valid_form()
     before = await snapshot(db)
-    if token == "no-cookie":
-        good = await csrf_token(client)
+    headers = {}
+    if case == "no-cookie":
+        await csrf_token(client)  # another visitor's cookie does not help this one
         async with httpx.AsyncClient(base_url=server, timeout=10) as stranger:
-            response = await stranger.post("/signer", data={**typed, "_csrf_token": good})
+            response = await stranger.post("/signer", data=typed)
+    elif case == "forged-cookie":
+        async with httpx.AsyncClient(
+            base_url=server, timeout=10, cookies={"formulaire": "99." + "x" * 22}
+        ) as forger:
+            response = await forger.post("/signer", data=typed)
     else:
-        await csrf_token(client)  # the cookie is set: only the field is missing or wrong
-        extra = {"absent": {}, "empty": {"_csrf_token": ""}, "forged": {"_csrf_token": "x" * 64}}
-        response = await client.post("/signer", data={**typed, **extra[token]})
+        await csrf_token(client)  # the cookie is there: the origin alone refuses
+        headers = (
+            {"Sec-Fetch-Site": "cross-site"}
+            if case == "cross-site"
+            else {"Origin": "https://evil.example"}
+        )
+        response = await client.post("/signer", data=typed, headers=headers)
     assert response.status_code == 403, response.text[:500]
     assert response.headers["content-type"].startswith("text/html")
-    assert "Accès refusé" in response.text
-    assert "Rechargez la page" in response.text
+    if headers:
+        assert "Accès refusé" in response.text
+        assert "Rechargez la page" in response.text
+    else:  # the form comes back as typed, with the cookie
+        assert "cookie technique" in response.text
+        assert f'value="{typed["email"]}"' in response.text
     assert "Traceback" not in response.text
     await assert_nothing_stored(db, mailbox, before, typed["email"])
 

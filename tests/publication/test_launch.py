@@ -342,7 +342,9 @@ async def make_signature_in(lapp: PublicApp, **fields: str) -> int:
 
 async def sign_form(web: httpx.AsyncClient) -> httpx.Response:
     page = await web.get("/")
-    return await post_signing(web, csrf_of(page.text))
+    assert 'src="/signer/jeton"' in page.text
+    await web.get("/signer/jeton")  # the form's image: its cookie
+    return await post_signing(web, "")
 
 
 async def post_signing(web: httpx.AsyncClient, csrf_token: str) -> httpx.Response:
@@ -424,10 +426,8 @@ async def test_signing_goes_on_after_the_launch_then_closes_politely_at_the_clos
 
 async def sign_form_closed(web: httpx.AsyncClient) -> httpx.Response:
     """The form as a visitor had it open before the closing date, posted after it."""
-    page = await web.get("/confidentialite")  # any page gives the CSRF cookie and token
-    token = web.cookies.get("csrftoken")
-    assert token, page.status_code
-    return await post_signing(web, token)
+    assert (await web.get("/signer/jeton")).status_code == 200  # the form's cookie
+    return await post_signing(web, "")
 
 
 async def test_organisers_set_the_closing_date_in_the_campaign_settings(

@@ -143,7 +143,8 @@ async def test_the_migration_keeps_the_earliest_of_aliased_signatures(
             )
         await conn.execute(
             "INSERT INTO territory_counts (campaign_id, level, code, confirmed)"
-            " VALUES ($1, 'commune', '69123', 3)",
+            " VALUES ($1, 'commune', '69123', 3)"
+            " ON CONFLICT (campaign_id, level, code) DO UPDATE SET confirmed = 3",
             campaign_id,
         )
         queued = await conn.fetchval(

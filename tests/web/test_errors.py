@@ -36,6 +36,10 @@ async def test_a_wrong_method_is_refused(client: httpx.AsyncClient) -> None:
 async def test_a_form_posted_without_its_csrf_token_is_refused_in_french(
     client: httpx.AsyncClient,
 ) -> None:
-    r = await client.post("/signer", data={"given_name": "Anne"})
+    r = await client.post("/confirmer/" + "A" * 43, data={})
     assert r.status_code == 403
     assert "Le formulaire a expiré" in r.text
+    # The sign form's check is its cookie: the form comes back, in French, with it.
+    r = await client.post("/signer", data={"given_name": "Anne"})
+    assert r.status_code == 403
+    assert "cookie technique" in r.text and 'value="Anne"' in r.text

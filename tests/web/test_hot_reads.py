@@ -112,3 +112,36 @@ async def test_the_apps_checks_still_answer(served: tuple[HotReadsApp, str], slu
         # HEAD, and other query strings, go through the app.
         assert (await client.head(path)).status_code in (200, 405)
         assert (await client.get(path, params={"level": "region", "x": "1"})).status_code == 200
+
+
+async def test_a_kept_page_and_its_304_are_replayed_without_the_app(
+    served: tuple[HotReadsApp, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The public pages (campaign/site/cached_pages.py) are replayed like the counts, cookies or
+    not; a browser's revalidation gets its 304 from here too."""
+    app, base = served
+    pages = app.state.runtime.pages
+    through_app = 0
+    original = pages.get
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        nonlocal through_app
+        through_app += 1
+        return await original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pages, "get", counted)
+    gzip_only = {"Accept-Encoding": "gzip"}
+    async with httpx.AsyncClient(base_url=base, cookies={"csrftoken": "x"}) as client:
+        await client.get("/", headers=gzip_only)  # the page is built: now it is a kept page
+        first = await client.get("/", headers=gzip_only)  # through the app, its answer kept
+        assert first.status_code == 200 and through_app == 2
+        again = await client.get("/", headers=gzip_only)
+        assert again.content == first.content and through_app == 2
+        assert _without_date(again) == _without_date(first)
+        etag = first.headers["etag"]
+        revalidated = await client.get("/", headers={**gzip_only, "If-None-Match": etag})
+        assert revalidated.status_code == 304 and revalidated.content == b""
+        assert revalidated.headers["etag"] == etag and through_app == 2
+        assert revalidated.headers["cache-control"] == first.headers["cache-control"]
+        other = await client.get("/", headers={**gzip_only, "If-None-Match": '"other"'})
+        assert other.status_code == 200 and through_app == 3

@@ -84,9 +84,10 @@ FROM signature s
 JOIN wanted w ON w.email = s.email;
 
 -- name: merge_search_pending
--- The new signatures waiting in the search index's pending list, merged into it (migration
--- 0010): outside any signing, so that no signing waits for it. Rows: the pending pages merged.
-SELECT gin_clean_pending_list('signatures_admin_search'::regclass) AS pages;
+-- The new signatures waiting in the search indexes' pending lists, merged into them (migrations
+-- 0010 and 0017): outside any signing, so that no signing waits for it. Rows: the pages merged.
+SELECT gin_clean_pending_list('signatures_admin_search'::regclass)
+       + gin_clean_pending_list('signatures_public_search'::regclass) AS pages;
 
 -- name: lock_signature_by_email
 -- The signature of the address's mailbox, whatever alias of it signed (migration 0018).
@@ -250,8 +251,31 @@ WHERE s.campaign_id = $1 AND s.status = 'confirmed' AND s.public AND NOT s.suspe
   AND ($3::text IS NULL OR (s.territory_level = 'departement' AND s.territory_code = $3)
                         OR t.departement = $3)
   AND ($4::text IS NULL OR s.mandate = $4)
-  AND ($5::text IS NULL OR unaccent(lower(s.given_name || ' ' || s.family_name || ' ' || t.name))
-                           LIKE '%' || unaccent(lower($5)) || '%')
+ORDER BY s.featured DESC, s.confirmed_at DESC, s.id DESC
+LIMIT $5 OFFSET $6;
+
+-- name: public_signatories_search
+-- public_signatories whose « given name family name territory name » contains $5, a LIKE pattern
+-- (escaped) folded like that text (migration 0017). The trigram index signatures_public_search
+-- covers exactly the rows of this WHERE: its three first conditions are the index's own. The
+-- territory is read only for a région or département filter (a join would hash all 35,000
+-- territories for each search: most of its time); every signature has its territory (a foreign
+-- key), so the rows are public_signatories' own.
+SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.confirmed_at,
+       s.featured, s.verified, s.proof, s.register_match, count(*) OVER () AS total
+FROM signatures s
+WHERE s.status = 'confirmed' AND s.public AND NOT s.suspect
+  AND s.public_search LIKE '%' || public_fold($5::text) || '%'
+  AND s.campaign_id = $1
+  AND ($2::text IS NULL OR (s.territory_level = 'region' AND s.territory_code = $2)
+       OR EXISTS (SELECT 1 FROM territories t
+                  WHERE t.level = s.territory_level AND t.code = s.territory_code
+                    AND t.region = $2))
+  AND ($3::text IS NULL OR (s.territory_level = 'departement' AND s.territory_code = $3)
+       OR EXISTS (SELECT 1 FROM territories t
+                  WHERE t.level = s.territory_level AND t.code = s.territory_code
+                    AND t.departement = $3))
+  AND ($4::text IS NULL OR s.mandate = $4)
 ORDER BY s.featured DESC, s.confirmed_at DESC, s.id DESC
 LIMIT $6 OFFSET $7;
 
