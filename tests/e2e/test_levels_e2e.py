@@ -266,6 +266,11 @@ async def test_each_level_reads_the_same_on_every_surface(
 
         await until(published, "the letter to be published")
 
+        async def listed_on_home() -> bool:  # pages follow at most once a second
+            home = (await web.get("/")).text
+            return 'id="signataires-publies"' in home and all(s.name in home for s in people)
+
+        await until(listed_on_home, "the published list on the letter's page")
         home = (await web.get("/")).text
         listing = home[home.index('id="signataires-publies"') :]
         for s in people:

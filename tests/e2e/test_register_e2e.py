@@ -380,8 +380,13 @@ async def test_a_maire_not_listed_changes_no_commune_figure(
         return bool(now.get("maires_declared") == 1)
 
     await until(shown_counted, "the commune of a listed maire says so")
+
+    async def page_follows() -> bool:  # pages follow the counts at most once a second
+        page = (await web.get("/territoires/departement/01")).text
+        return f'data-maire="{SHOWN_COMMUNE}">oui (déclaré)<' in page
+
+    await until(page_follows, "the territory page to follow the counts")
     page = (await web.get("/territoires/departement/01")).text
-    assert f'data-maire="{SHOWN_COMMUNE}">oui (déclaré)<' in page
     assert f'data-maire="{HIDDEN_COMMUNE}">—<' in page
 
 
