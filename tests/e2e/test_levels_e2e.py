@@ -218,6 +218,12 @@ async def test_each_level_reads_the_same_on_every_surface(
                     found = re.search(r'<dd id="level" data-level="([a-z_]+)">([^<]*)<', detail)
                     assert found and found.groups() == (s.level, s.label), s.name
 
+                # The dashboard: the register matches, the maires declared and verified.
+                board = (await organiser.get("/admin")).text
+                assert '<strong id="register-match">2</strong>' in board
+                assert '<strong id="maires-declared">2</strong>' in board
+                assert '<strong id="maires-verified">1</strong>' in board
+
                 async def filtered(**params: str) -> set[str]:
                     page = (await organiser.get("/admin/signataires", params=params)).text
                     return {s.family for s in people if s.family in page}
