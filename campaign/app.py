@@ -25,6 +25,7 @@ from campaign.core import frenchnumbers
 from campaign.core.logtext import OneLineFormatter
 from campaign.core.settings import Settings, check_production, load_settings
 from campaign.mail.sink import MailSink
+from campaign.register import levels
 from campaign.runtime import Runtime, running
 from campaign.web import cors, errors, inputs, security
 from campaign.web.hotreads import HotReadsApp
@@ -39,6 +40,7 @@ LOG_FORMAT = "%(levelname)s - %(asctime)s - %(name)s - %(module)s - %(message)s"
 def _french_numbers(engine: JinjaTemplateEngine) -> None:
     """Every template writes figures one way (campaign/core/frenchnumbers.py)."""
     engine.engine.globals.update(frenchnumbers.TEMPLATE_GLOBALS)
+    engine.engine.globals.update(levels.TEMPLATE_GLOBALS)  # the levels of proof' words
 
 
 def create_app(settings: Settings | None = None, *, run_worker: bool = True) -> Litestar:

@@ -75,6 +75,11 @@ class DashboardController(Controller):
             refs=refs,
             mail=[(label, mail.get(key, 0)) for key, label in MAIL_LABELS.items()],
             verified=verified,
+            # Issue 14: the register matches, and the maires declared next to the proven.
+            register_match=counts.totals["register_match"],
+            maires_declared=counts.totals["maires_declared"],
+            maires_signed=counts.totals["maires_signed"],
+            total_maires=runtime.counts.register.total_maires,
             goal=campaign.goal,
             goal_percent=min(100, round(100 * counts.total / campaign.goal))
             if campaign.goal

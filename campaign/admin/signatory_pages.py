@@ -20,6 +20,7 @@ from campaign.letter.campaigns import Campaign
 from campaign.moderation import actions as moderation
 from campaign.moderation import signatories
 from campaign.moderation.filters import (
+    PROOF_CHOICES,
     SORTS,
     STATUS_LABELS,
     STATUSES,
@@ -86,6 +87,7 @@ class SignatoriesController(Controller):
                 (t.code, f"{t.code} — {t.name}") for t in runtime.index.all("departement")
             ],
             sorts=SORTS,
+            proof_choices=PROOF_CHOICES,
             with_email=with_email,
             bulk_actions=moderation.ACTIONS,
         )

@@ -88,7 +88,8 @@ class PublicApi(Controller):
         responses=cached_answers(
             str,
             "Un relevé par ligne : heure (Paris, ISO 8601), moment du relevé, "
-            "total, vérifiées, puis une colonne par région (dans l’ordre des codes INSEE). "
+            "total, vérifiées (élus vérifiés), puis une colonne par région (dans l’ordre des "
+            "codes INSEE), enfin mandat_trouve_au_rne (mandats trouvés au RNE). "
             "UTF-8, virgule. ETag ; Cache-Control public, 5 min.",
             media_type="text/csv",
         ),

@@ -142,7 +142,7 @@ class History:
         return form
 
     def json(self) -> tuple[bytes, str, bytes]:
-        """The JSON body, its ETag and its gzip."""
+        """The JSON body, its ETag and its gzip. The register matches last."""
         return self._form(
             "json",
             lambda: _encoder.encode(
@@ -159,8 +159,17 @@ class History:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
         codes = list(self.regions)
+        # Issue 14: the register matches come last, so that the columns consumers already
+        # read keep their place (the régions' columns are as many as the régions).
         writer.writerow(
-            ["heure", "releve", "total", "verifiees", *(self.regions[c] for c in codes)]
+            [
+                "heure",
+                "releve",
+                "total",
+                "verifiees",
+                *(self.regions[c] for c in codes),
+                "mandat_trouve_au_rne",
+            ]
         )
         for p in self.points:
             writer.writerow(
@@ -170,6 +179,7 @@ class History:
                     p.total,
                     p.verified,
                     *(p.regions.get(c, 0) for c in codes),
+                    p.register_match,
                 ]
             )
         return out.getvalue().encode()

@@ -18,6 +18,7 @@ from campaign.core.db import Q
 from campaign.core.frenchdates import PARIS
 from campaign.moderation import xlsx
 from campaign.moderation.filters import STATUS_LABELS, SignatoryFilter
+from campaign.register import levels
 from campaign.territories.index import TerritoryIndex
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 
@@ -28,14 +29,11 @@ HEADER: Final = (
     "id", "prénom", "nom", "adresse électronique", "mandat", "niveau", "code territoire",
     "territoire", "département", "région", "liste publique", "statut", "mis en avant",
     "élu·e vérifié·e", "code relais", "commentaire", "version de la lettre", "signée le",
-    "confirmée le", "suspecte", "preuve", "mandat trouvé au RNE",
+    "confirmée le", "suspecte", "preuve", "mandat trouvé au RNE", "niveau de preuve",
 )  # fmt: skip
-# Issue 14: who proved the signer is the official declared (« élu·e vérifié·e »).
-PROOF_LABELS: Final = {
-    "mairie": "mairie",
-    "official_domain": "domaine officiel",
-    "organisers": "organisateurs",
-}
+# Issue 14: who proved the signer is the official declared (« élu·e vérifié·e »), and the level
+# in the words of every surface (campaign/register/levels.py). Columns are only ever appended.
+PROOF_LABELS: Final = levels.PROOF_NAMES
 CURSOR_PREFETCH = 1000
 
 
@@ -78,6 +76,7 @@ def export_row(r: Any) -> list[str | int]:
     proof = r.get("proof")
     values.append(PROOF_LABELS.get(proof, proof) if proof else "")
     values.append("oui" if r.get("register_match") else "non")
+    values.append(levels.level_label(r))
     return values
 
 

@@ -1,7 +1,8 @@
 """The filter of the signatories list, shared by the list, bulk actions and exports.
 
 It travels in the query string (French names, as people see them in the address bar) and becomes
-the fourteen arguments of the SQL function `admin_filtered_signatures`.
+the fourteen arguments of the SQL function `admin_filtered_signatures`, then the two levels of
+proof the queries add (register match, kind of proof: issue 14).
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ _REGION = re.compile(r"^[0-9]{2}$")
 _DEPARTEMENT = re.compile(r"^([0-9]{2,3}|2[AB])$")
 _REF = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _YES_NO: Final = {"oui": True, "non": False}
+# The kind of proof (issue 14), as the address bar says it -> as `signatures.proof` stores it
+# ('none': no proof, a signature only declared or found in the register).
+PROOF_PARAMS: Final = {
+    "mairie": "mairie",
+    "domaine": "official_domain",
+    "equipe": "organisers",
+    "aucune": "none",
+}
+PROOF_CHOICES: Final = (
+    ("mairie", "Vérifié·e : mairie"),
+    ("domaine", "Vérifié·e : domaine officiel"),
+    ("equipe", "Vérifié·e : équipe"),
+    ("aucune", "Aucune preuve"),
+)
 
 
 class SignatoryFilter(msgspec.Struct, frozen=True, kw_only=True):
@@ -54,6 +69,8 @@ class SignatoryFilter(msgspec.Struct, frozen=True, kw_only=True):
     public: bool | None = None
     featured: bool | None = None
     verified: bool | None = None
+    register_match: bool | None = None  # « mandat trouvé au RNE »
+    proof: str | None = None  # a key of PROOF_PARAMS
     sort: str = "recent"
 
     def params(self) -> dict[str, str]:
@@ -70,6 +87,10 @@ class SignatoryFilter(msgspec.Struct, frozen=True, kw_only=True):
             "liste": None if self.public is None else ("oui" if self.public else "non"),
             "avant": None if self.featured is None else ("oui" if self.featured else "non"),
             "verifie": None if self.verified is None else ("oui" if self.verified else "non"),
+            "rne": None
+            if self.register_match is None
+            else ("oui" if self.register_match else "non"),
+            "preuve": self.proof,
             "tri": None if self.sort == "recent" else self.sort,
         }
         return {k: v for k, v in out.items() if v}
@@ -102,6 +123,8 @@ class SignatoryFilter(msgspec.Struct, frozen=True, kw_only=True):
             self.featured,
             with_email,
             self.verified,
+            self.register_match,
+            PROOF_PARAMS[self.proof] if self.proof else None,
         )
 
 
@@ -140,6 +163,7 @@ def parse_filter(params: Mapping[str, str]) -> tuple[SignatoryFilter, list[str]]
     pick("departement", "departement", _DEPARTEMENT.fullmatch, "Code de département invalide.")
     pick("relais", "ref", _REF.fullmatch, "Code relais invalide.")
     pick("tri", "sort", lambda v: v in SORTS, "Tri inconnu.")
+    pick("preuve", "proof", lambda v: v in PROOF_PARAMS, "Preuve inconnue.")
     for name, field in (("du", "since"), ("au", "until")):
         raw = (params.get(name) or "").strip()
         if raw:
@@ -147,7 +171,12 @@ def parse_filter(params: Mapping[str, str]) -> tuple[SignatoryFilter, list[str]]
                 values[field] = parse_day(raw)
             except ValueError:
                 errors.append(f"Date invalide (format AAAA-MM-JJ, {BOUNDS_TEXT}).")
-    for name, field in (("liste", "public"), ("avant", "featured"), ("verifie", "verified")):
+    for name, field in (
+        ("liste", "public"),
+        ("avant", "featured"),
+        ("verifie", "verified"),
+        ("rne", "register_match"),
+    ):
         raw = (params.get(name) or "").strip()
         if raw in _YES_NO:
             values[field] = _YES_NO[raw]

@@ -35,6 +35,8 @@ class SignatoryRow(msgspec.Struct, frozen=True, kw_only=True):
     verified: bool
     suspect: bool = False
     suspect_reasons: tuple[str, ...] = ()
+    proof: str | None = None  # who vouched: the level of proof (campaign/register/levels.py)
+    register_match: bool = False
 
 
 class SignatureDetail(SignatoryRow, frozen=True, kw_only=True):
@@ -51,8 +53,6 @@ class SignatureDetail(SignatoryRow, frozen=True, kw_only=True):
     suspect_cleared_by: str | None = None
     verification: str | None
     verification_override: str | None
-    register_match: bool = False
-    proof: str | None = None
     proof_at: datetime | None = None
     proof_by: str | None = None
     proof_note: str | None = None

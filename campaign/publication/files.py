@@ -30,6 +30,7 @@ from campaign.core import resources
 from campaign.counts.cache import CountsBody, TerritoryCount
 from campaign.moderation.exports import neutralise
 from campaign.publication.listing import Listed, Listing
+from campaign.register import levels
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 
 FONTS_DIR = resources.DATA / "fonts"
@@ -280,8 +281,7 @@ def _signatories(pdf: FPDF, total: int, listing: Listing, mandate_labels: dict[s
     pdf.multi_cell(
         0,
         4.5,
-        intro + ". « ✓ » : élu·e vérifié·e (confirmé·e par sa mairie, par l’adresse officielle "
-        "de sa collectivité ou de son assemblée, ou attesté·e par les organisateurs).",
+        intro + ". " + levels.LEGEND,
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )
@@ -301,7 +301,8 @@ def _signatories(pdf: FPDF, total: int, listing: Listing, mandate_labels: dict[s
 def _lines(people: Iterable[Listed], mandate_labels: dict[str, str]) -> Iterable[str]:
     for s, t in people:
         place = t.name if t is not None else s.territory_code
-        mark = " ✓" if s.verified else ""
+        level = levels.level_of(s)
+        mark = "" if level == "declared" else f" · {levels.level_label(s)}"
         mandate = mandate_labels.get(s.mandate, s.mandate)
         yield f"{s.given_name} {s.family_name}, {mandate} — {place}{mark}"
 

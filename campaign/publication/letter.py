@@ -41,6 +41,7 @@ from campaign.counts.refresh import UNREAD, Refresh, Version
 from campaign.letter.campaigns import Campaign
 from campaign.publication import files
 from campaign.publication.listing import ListedSignatory, Listing, RegionGroup, group
+from campaign.register import levels
 from campaign.territories.index import TerritoryIndex
 from campaign.territories.mandates import LABELS as MANDATE_LABELS
 from campaign.territories.map import render_map
@@ -66,6 +67,7 @@ _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, auto_reload=False
 )
 _env.globals.update(frenchnumbers.TEMPLATE_GLOBALS)
+_env.globals.update(levels.TEMPLATE_GLOBALS)
 
 
 def render_listing(groups: list[RegionGroup], count: int) -> Markup:

@@ -62,8 +62,9 @@ VERIFIED = (
     "signatures_verifiees",
     "integer",
     "Signatures vérifiées",
-    "Parmi les signatures déclarées, celles dont le mandat est vérifié (voir la description "
-    "du jeu de données).",
+    "Parmi les signatures déclarées, celles d’élus vérifiés : la mairie, l’adresse au domaine "
+    "officiel de la collectivité ou l’équipe a prouvé que le signataire est l’élu déclaré (un "
+    "mandat seulement trouvé au RNE ne suffit pas ; voir la description du jeu de données).",
 )
 REGION = ("code_region", "string", "Code de la région", "Code Insee de la région (COG).")
 DEPARTEMENT = (
@@ -192,7 +193,8 @@ def datapackage(campaign: Campaign, base_url: str, publisher: str) -> dict[str, 
         "description": (
             "Décomptes publics des signatures de la lettre ouverte, mis à jour en continu. "
             "« Déclarées » : signatures confirmées par courriel et retenues ; « vérifiées » : "
-            "celles dont le mandat est vérifié. Aucune donnée personnelle."
+            "celles d’élus vérifiés (preuve : mairie, domaine officiel ou équipe ; un mandat "
+            "seulement trouvé au RNE n’en est pas une). Aucune donnée personnelle."
         ),
         "homepage": f"{base_url}/",
         "licenses": [LICENCE],

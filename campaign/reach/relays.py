@@ -158,6 +158,8 @@ class Brought(MandateHolder, frozen=True, kw_only=True):
     public: bool
     status: str
     verified: bool
+    proof: str | None = None
+    register_match: bool = False
     confirmed_at: datetime | None
     created_at: datetime
 
@@ -167,6 +169,7 @@ class Totals(msgspec.Struct, frozen=True, kw_only=True):
     pending: int
     listed: int
     verified: int
+    register_match: int = 0
 
 
 async def brought(

@@ -1,10 +1,12 @@
 """The map of France as the public pages show it: from the counts in memory, with the hooks that
 `static/live.js` uses to recolour it when the counts change (see `campaign/map.py`).
 
-Two measures: `signatures` (confirmed signatures, rolled up) and `maires` (the share of the
-territory's maires in the register whose signature was verified; offered once the register is
-loaded). The map is wrapped in `<div class="carte-wrap" data-measure data-unit>`: `data-measure`
-is the field of the live events to colour by (`count` or `coverage`).
+Three measures: `signatures` (confirmed signatures, rolled up), `maires` (the share of the
+territory's maires in the register whose signature was verified) and `maires_declared` (the share
+whose signature is confirmed, proven or not); the shares are offered once the register is
+loaded. The map is wrapped in `<div class="carte-wrap" data-measure data-unit>`: `data-measure`
+is the field of the live events to colour by (`count`, `coverage` or
+`coverage_declared`).
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from typing import Literal
 
 from markupsafe import Markup
 
+from campaign.register.levels import COUNT_LABELS
 from campaign.runtime import Runtime
 from campaign.territories.map import Level, french_percent, render_legend, render_map
 
-Measure = Literal["signatures", "maires"]
+Measure = Literal["signatures", "maires", "maires_declared"]
 MEASURES: dict[str, str] = {
     "signatures": "Signatures confirmées",
-    "maires": "Part des maires signataires",
+    "maires": "Part des maires signataires vérifiés",
+    "maires_declared": "Part des maires signataires déclarés",
 }
+# The field of the live events each share is coloured by (static/live.js).
+_SHARE_FIELDS = {"maires": "coverage", "maires_declared": "coverage_declared"}
 LEVELS: dict[str, str] = {"departement": "Par département", "region": "Par région"}
 
 
@@ -40,22 +46,21 @@ def france_map(
     labels = {t.code: t.name for t in runtime.index.all(level)}
     place = "département" if level == "departement" else "région"
     values = runtime.counts.map_values(campaign_id, level, measure)
-    if measure == "maires":
+    if measure in _SHARE_FIELDS:
+        legend_title = COUNT_LABELS[measure if measure != "maires" else "maires_signed"]
         svg = render_map(
             level,
             values,
             labels,
-            title=f"Part des maires signataires par {place}",
-            legend_title="Maires signataires",
+            title=f"{MEASURES[measure]} par {place}",
+            legend_title=legend_title,
             value_format=french_percent,
             link=(lambda code: territory_url(level, code)) if links else None,
             element_id=element_id,
         )
-        legend = render_legend(
-            values, legend_title="Maires signataires", value_format=french_percent
-        )
-        return Markup('<div class="carte-wrap" data-measure="coverage">{}{}</div>').format(
-            svg, legend
+        legend = render_legend(values, legend_title=legend_title, value_format=french_percent)
+        return Markup('<div class="carte-wrap" data-measure="{}">{}{}</div>').format(
+            _SHARE_FIELDS[measure], svg, legend
         )
     svg = render_map(
         level,

@@ -121,6 +121,12 @@ def _index_context(runtime: RuntimeDep, campaign: Campaign) -> dict[str, Any]:
             t.code: percent(runtime.counts.coverage(campaign.id, "departement", t.code))
             for t in departements
         },
+        "coverage_declared": {
+            t.code: percent(
+                runtime.counts.coverage(campaign.id, "departement", t.code, "maires_declared")
+            )
+            for t in departements
+        },
         "france_map": france_map(runtime, campaign.id, "departement", "signatures"),
         "register_loaded": runtime.counts.register.total_maires > 0,
     }

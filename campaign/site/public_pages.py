@@ -136,8 +136,11 @@ class PublicPages(Controller):
         if _choice("niveau", niveau, LEVELS, "departement") == "region":
             level = "region"
         measure: Measure = "signatures"
-        if _choice("mesure", mesure, MEASURES, "signatures") == "maires":
+        chosen = _choice("mesure", mesure, MEASURES, "signatures")
+        if chosen == "maires":
             measure = "maires"
+        elif chosen == "maires_declared":
+            measure = "maires_declared"
 
         def html() -> str:
             territories = sorted(runtime.index.all(level), key=lambda t: normalize(t.name))

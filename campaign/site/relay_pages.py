@@ -19,6 +19,7 @@ from campaign.core.frenchdates import PARIS
 from campaign.core.frenchnumbers import percent
 from campaign.mail import suppression
 from campaign.reach import invitations, relays
+from campaign.register import levels
 from campaign.runtime import Runtime, RuntimeDep
 from campaign.territories.mandates import LABELS
 from campaign.web import httpcache
@@ -32,6 +33,8 @@ class BroughtItem(msgspec.Struct, frozen=True, kw_only=True):
     mandate: str
     territory: str
     verified: bool
+    level: str = "declared"  # verified, register_match or declared
+    level_label: str = ""  # « élu·e vérifié·e (mairie) », « mandat trouvé au RNE », « déclaré »
     confirmed_at: str | None
 
 
@@ -41,6 +44,7 @@ class RelayState(msgspec.Struct, frozen=True, kw_only=True):
     confirmed: int
     pending: int
     verified: int
+    register_match: int = 0
     unlisted: int
     items: list[BroughtItem]
     territory: relays.Coverage
@@ -69,6 +73,8 @@ async def relay_state(runtime: Runtime, relay: relays.Relay) -> RelayState:
                 mandate=LABELS.get(b.mandate, b.mandate),
                 territory=territory.label if territory else b.territory_code,
                 verified=b.verified,
+                level=levels.level_of(b),
+                level_label=levels.level_label(b),
                 confirmed_at=b.confirmed_at.astimezone(PARIS).strftime("%d/%m/%Y")
                 if b.confirmed_at
                 else None,
@@ -81,6 +87,7 @@ async def relay_state(runtime: Runtime, relay: relays.Relay) -> RelayState:
         confirmed=totals.confirmed,
         pending=totals.pending,
         verified=totals.verified,
+        register_match=totals.register_match,
         unlisted=totals.confirmed - totals.listed,
         items=items,
         territory=coverage,

@@ -42,9 +42,10 @@
     if (value >= 0.9995 && value < 1) return "plus de 99,9" + space + "%";
     return pct.format(value).replace(/[\u202f\u00a0]%/, space + "%");
   }
-  function setCoverage(level, code, value) {
+  // `attribute`: data-coverage (proven) or data-coverage-declared (issue 14: both are shown).
+  function setCoverage(level, code, value, attribute) {
     var text = typeof value === "number" ? share(value, "\u00a0") : "—";
-    var cells = document.querySelectorAll('[data-coverage="' + level + ":" + code + '"]');
+    var cells = document.querySelectorAll("[" + (attribute || "data-coverage") + '="' + level + ":" + code + '"]');
     for (var i = 0; i < cells.length; i++) {
       if (cells[i].textContent !== text) cells[i].textContent = text;
     }
@@ -72,8 +73,9 @@
     for (var i = 0; i < map.classes.length; i++) if (value >= map.classes[i][0]) color = map.classes[i][2];
     return color;
   }
+  function isShare(map) { return map.measure === "coverage" || map.measure === "coverage_declared"; }
   function mapText(value, map) {
-    if (map.measure === "coverage") return share(value, "\u202f");
+    if (isShare(map)) return share(value, "\u202f");
     var noun = map.unit.length === 2 ? " " + map.unit[value < 2 ? 0 : 1] : "";
     return nf.format(value).replace(/\u00a0/g, "\u202f") + noun;
   }
@@ -92,13 +94,13 @@
     }
     line.hidden = low === null;
     if (low === null) return;
-    var text = map.measure === "coverage" ? pct.format(low).replace(/\u00a0/g, "\u202f") : "1";
+    var text = isShare(map) ? pct.format(low).replace(/\u00a0/g, "\u202f") : "1";
     line.querySelector(".carte-cle-texte").textContent = text + " et plus";
   }
   function recolour(t) {
     for (var m = 0; m < maps.length; m++) {
       var map = maps[m];
-      var value = map.measure === "coverage" ? t.coverage : t.count;
+      var value = isShare(map) ? t[map.measure] : t.count;
       if (typeof value !== "number") value = 0;
       var shapes = map.svg.querySelectorAll('path[data-level="' + t.level + '"][data-code="' + t.code + '"]');
       for (var i = 0; i < shapes.length; i++) { // Paris is drawn twice (the zoom)
@@ -120,6 +122,10 @@
   var latestNote = document.getElementById("derniers-note");
   var mandates = {};
   try { mandates = JSON.parse(latest && latest.getAttribute("data-mandates")) || {}; } catch (e) { mandates = {}; }
+  // The levels' words, written into the page from campaign/register/levels.py.
+  var words = null;
+  try { words = JSON.parse(latest && latest.getAttribute("data-levels")); } catch (e) { words = null; }
+  if (!words || !words.labels) words = { labels: {}, proofs: {}, details: {} };
   var latestTimer = null;
   function showLatest(data) {
     if (!data || !latestList) return;
@@ -132,17 +138,14 @@
       li.appendChild(name);
       li.appendChild(document.createTextNode(", " + (mandates[s.mandate] || s.mandate) + " — " + s.territory_name));
       // The same marks as templates/_signatory.html: proven, or only found in the register.
-      var proofs = {
-        mairie: "Confirmé par la mairie",
-        official_domain: "A signé depuis l’adresse officielle de sa collectivité ou de son assemblée",
-        organisers: "Attesté par les organisateurs"
-      };
       if (s.verified || s.register_match) {
+        var level = s.verified ? "verified" : "register_match";
         var mark = document.createElement("span");
         mark.className = s.verified ? "verified" : "register-match";
-        mark.title = s.verified ? (proofs[s.proof] || "Élu·e vérifié·e")
-          : "Le nom et le mandat déclarés figurent au répertoire national des élus";
-        mark.textContent = s.verified ? "élu·e vérifié·e" : "mandat trouvé au RNE";
+        mark.setAttribute("data-level", level);
+        mark.title = (s.verified && words.details[s.proof]) || words.details[level] || "";
+        mark.textContent = (words.labels[level] || "") +
+          (s.verified && words.proofs[s.proof] ? " (" + words.proofs[s.proof] + ")" : "");
         li.appendChild(document.createTextNode(" "));
         li.appendChild(mark);
       }
@@ -223,6 +226,9 @@
       (data.changed || []).forEach(function (t) {
         setCount(t.level, t.code, t.count);
         if ("coverage" in t) setCoverage(t.level, t.code, t.coverage);
+        if ("coverage_declared" in t) {
+          setCoverage(t.level, t.code, t.coverage_declared, "data-coverage-declared");
+        }
         recolour(t);
       });
   }
@@ -239,7 +245,8 @@
             total = body.total;
             (body.counts || []).forEach(function (t) {
               changed.push({ level: level, code: t.code, name: t.name, count: t.count,
-                             verified: t.verified, coverage: t.coverage });
+                             verified: t.verified, coverage: t.coverage,
+                             coverage_declared: t.coverage_declared });
             });
           }
         }, function () {})

@@ -10,6 +10,7 @@
     set("relay-confirmed", number(state.confirmed));
     set("relay-pending", number(state.pending));
     set("relay-verified", number(state.verified));
+    set("relay-register-match", number(state.register_match || 0));
     set("territory-confirmed", number(state.territory.confirmed));
     set("territory-maires-signed", number(state.territory.maires_signed));
     set("territory-maires", number(state.territory.maires));
@@ -20,10 +21,11 @@
       state.items.forEach(function (item) {
         var li = document.createElement("li");
         li.textContent = item.name + " — " + item.mandate + ", " + item.territory;
-        if (item.verified) {
+        if (item.level && item.level !== "declared") {
           var badge = document.createElement("span");
           badge.className = "badge";
-          badge.textContent = "élu·e vérifié·e";
+          badge.setAttribute("data-level", item.level);
+          badge.textContent = item.level_label; // the server's words (campaign/register/levels.py)
           li.appendChild(document.createTextNode(" "));
           li.appendChild(badge);
         }

@@ -141,7 +141,7 @@ async def test_export_from_the_command_line(dsn: str, db: asyncpg.Connection, tm
         for r in rows[1:]
     }  # fmt: skip
     assert levels["Trouvé-Export"] == ("non", "", "oui")
-    assert levels["Attestée-Export"] == ("oui", "organisateurs", "oui")
+    assert levels["Attestée-Export"] == ("oui", "équipe", "oui")
     to_stdout = subprocess.run(
         [sys.executable, "-m", "campaign", "export", "--status", "rejected"],
         capture_output=True,

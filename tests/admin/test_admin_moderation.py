@@ -267,8 +267,8 @@ async def test_an_organiser_attests_with_a_reason_and_withdraws(
         assert done.status_code == 303
         detail = (await organiser.get(page)).text
         assert (
-            '<dd id="proof"><strong>élu·e vérifié·e</strong> : attesté par les organisateurs'
-            in detail
+            '<dd id="proof"><strong>élu·e vérifié·e (équipe)</strong> : '
+            "Attesté par les organisateurs" in detail
         )
         assert "Vue en réunion" in detail
         filtered = await organiser.get(

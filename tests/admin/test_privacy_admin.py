@@ -150,7 +150,9 @@ async def test_erasure_request_is_a_withdrawal(server: str, db: asyncpg.Connecti
             assert export.status_code == 200
             assert address.encode() not in export.content
         csv_text = (await organiser.get("/admin/export.csv")).content.decode("utf-8-sig")
-        assert csv_text.splitlines()[0].endswith(';"suspecte";"preuve";"mandat trouvé au RNE"')
+        assert csv_text.splitlines()[0].endswith(
+            ';"suspecte";"preuve";"mandat trouvé au RNE";"niveau de preuve"'
+        )
     row = await db.fetchrow("SELECT * FROM signatures WHERE id = $1", signature_id)
     assert (row["status"], row["email"], row["family_name"]) == ("withdrawn", None, "")
     assert await stored_count(db, "commune", "38185") == before - 1

@@ -135,7 +135,10 @@ async def test_the_recorder_follows_the_clock(hdsn: str, hdb: asyncpg.Connection
 async def test_history_as_json_csv_and_chart(hdb: asyncpg.Connection) -> None:
     index = await TerritoryIndex.load(hdb)
     campaign = await campaign_of(hdb)
-    await make_signature(hdb, code="13055")  # Marseille: Provence-Alpes-Côte d'Azur (93)
+    marseille = await make_signature(hdb, code="13055")  # Provence-Alpes-Côte d'Azur (93)
+    await hdb.execute(  # found in the register (issue 14: history.csv's last column)
+        "UPDATE signatures SET verification_override = 'verified' WHERE id = $1", marseille
+    )
     await record_hour(hdb, H0 + timedelta(hours=1))
     history = await read_history(hdb, campaign, index)  # type: ignore[arg-type]
     mine = [p for p in history.points if H0 <= p.hour <= H0 + timedelta(hours=1)]
@@ -154,10 +157,15 @@ async def test_history_as_json_csv_and_chart(hdb: asyncpg.Connection) -> None:
     text = history.csv()[0].decode()
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[0][:4] == ["heure", "releve", "total", "verifiees"]
-    assert rows[0][4:] == list(data["regions"].values())
+    # The régions, then (issue 14) the register matches, appended so that no column moves.
+    assert rows[0][4:-1] == list(data["regions"].values())
+    assert rows[0][-1] == "mandat_trouve_au_rne"
+    assert all(len(r) == len(rows[0]) for r in rows)
     paris = next(r for r in rows[1:] if r[0] == "2027-05-01T10:00:00+02:00")  # 08:00 UTC
     assert int(paris[2]) == mine[0].total
     assert int(paris[4 + list(data["regions"]).index("84")]) == 2
+    last = next(r for r in rows[1:] if r[0] == "2027-05-01T11:00:00+02:00")
+    assert int(last[-1]) == mine[1].register_match == mine[0].register_match + 1
 
     svg = str(chart(history.points))
     assert svg.startswith("<svg") and 'role="img"' in svg and "<desc" in svg

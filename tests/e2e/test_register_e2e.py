@@ -224,7 +224,7 @@ async def test_an_impersonator_matches_the_register_but_is_not_verified(
                 {"decision": "attester", "motif": "Appel au cabinet du maire le 3 décembre"},
             )
             assert attested.status_code == 303
-            assert "attesté par les organisateurs" in (await organiser.get(page_url)).text
+            assert "Attesté par les organisateurs" in (await organiser.get(page_url)).text
         entry = await conn.fetchrow(
             "SELECT detail->>'motif' AS motif FROM audit_log "
             "WHERE action = 'signature.attest' AND target_id = $1",
@@ -380,8 +380,13 @@ async def test_a_maire_not_listed_changes_no_commune_figure(
         return bool(now.get("maires_declared") == 1)
 
     await until(shown_counted, "the commune of a listed maire says so")
+
+    async def page_follows() -> bool:  # pages follow the counts at most once a second
+        page = (await web.get("/territoires/departement/01")).text
+        return f'data-maire="{SHOWN_COMMUNE}">oui (déclaré)<' in page
+
+    await until(page_follows, "the territory page to follow the counts")
     page = (await web.get("/territoires/departement/01")).text
-    assert f'data-maire="{SHOWN_COMMUNE}">oui (déclaré)<' in page
     assert f'data-maire="{HIDDEN_COMMUNE}">—<' in page
 
 

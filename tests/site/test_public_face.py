@@ -121,7 +121,7 @@ async def test_home_page_shows_the_map_the_table_and_the_newest_signatories(
     assert 'href="#territoires-titre"' in html
     assert re.search(
         r'<a href="/territoires/departement/69">69 · Rhône</a></th><td class="num" '
-        r'data-level="departement" data-code="69">2</td>',
+        r'data-level="departement" data-code="69"[^>]*>2</td>',
         html,
     )
     # The newest public signatories; never a name that did not consent, nor a pending one.
@@ -143,6 +143,18 @@ async def test_map_page_by_region_and_by_share_of_maires_with_its_table(
     coverage = await web.get("/carte", params={"mesure": "maires"})
     assert coverage.status_code == 200
     assert 'data-measure="coverage"' in coverage.text
+    # Issue 14: the maires who signed, declared as well as verified, on the map and its table.
+    declared = await web.get("/carte", params={"mesure": "maires_declared"})
+    assert declared.status_code == 200
+    assert 'data-measure="coverage_declared"' in declared.text
+    assert "Part des maires signataires déclarés par département" in unescape(declared.text)
+    for page_text in (coverage.text, declared.text):
+        assert re.search(r'data-coverage-declared="departement:69">[^<]+<', page_text)
+        assert re.search(r'data-coverage="departement:69">[^<]+<', page_text)
+        assert "Maires signataires déclarés" in page_text
+        assert "Maires signataires vérifiés" in page_text
+    home = (await web.get("/")).text
+    assert re.search(r'data-coverage-declared="departement:69">[^<]+<', home)
     for params, name in (({"niveau": "commune"}, "niveau"), ({"mesure": "x"}, "mesure")):
         bad = await web.get("/carte", params=params)
         assert bad.status_code == 400

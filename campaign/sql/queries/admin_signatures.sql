@@ -1,5 +1,7 @@
 -- The back office's signatories: the filtered list, one signature and its history, moderation.
--- $1..$14 are always the filter of admin_filtered_signatures (see migration 0003).
+-- $1..$14 are always the filter of admin_filtered_signatures (see migration 0003), $15 and $16
+-- the levels of proof (issue 14): register match (boolean), proof ('mairie', 'official_domain',
+-- 'organisers', or 'none' for none).
 
 -- name: admin_signatories_page
 -- `verified` is read through to_jsonb: the column exists only with the register's migration.
@@ -7,28 +9,34 @@
 SELECT p.id, p.given_name, p.family_name, p.email, p.mandate, p.territory_level,
        p.territory_code, p.public, p.status, p.featured, p.ref, p.created_at, p.confirmed_at,
        coalesce((to_jsonb(p) ->> 'verified')::boolean, false) AS verified,
-       p.suspect, p.suspect_reasons
+       p.suspect, p.suspect_reasons, p.proof, p.register_match
 FROM (
     SELECT s.*
     FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
+    WHERE ($15::boolean IS NULL OR s.register_match = $15)
+      AND ($16::text IS NULL OR coalesce(s.proof, 'none') = $16)
     ORDER BY
-        CASE WHEN $15 = 'name' THEN s.family_name END,
-        CASE WHEN $15 = 'name' THEN s.given_name END,
-        CASE WHEN $15 = 'territory' THEN s.territory_code END,
-        CASE WHEN $15 = 'oldest' THEN s.created_at END,
-        CASE WHEN $15 = 'recent' THEN s.created_at END DESC,
-        CASE WHEN $15 = 'confirmed' THEN s.confirmed_at END DESC NULLS LAST,
+        CASE WHEN $17 = 'name' THEN s.family_name END,
+        CASE WHEN $17 = 'name' THEN s.given_name END,
+        CASE WHEN $17 = 'territory' THEN s.territory_code END,
+        CASE WHEN $17 = 'oldest' THEN s.created_at END,
+        CASE WHEN $17 = 'recent' THEN s.created_at END DESC,
+        CASE WHEN $17 = 'confirmed' THEN s.confirmed_at END DESC NULLS LAST,
         s.id DESC
-    LIMIT $16 OFFSET $17
+    LIMIT $18 OFFSET $19
 ) p;
 
 -- name: admin_signatories_count
 SELECT count(*)
-FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s;
+FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
+WHERE ($15::boolean IS NULL OR s.register_match = $15)
+  AND ($16::text IS NULL OR coalesce(s.proof, 'none') = $16);
 
 -- name: admin_signatories_ids
 SELECT s.id
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
+WHERE ($15::boolean IS NULL OR s.register_match = $15)
+  AND ($16::text IS NULL OR coalesce(s.proof, 'none') = $16)
 ORDER BY s.id;
 
 -- name: admin_signatories_export
@@ -39,6 +47,8 @@ SELECT s.id, s.given_name, s.family_name, s.email, s.mandate, s.territory_level,
        s.proof, s.register_match
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
 JOIN territories t ON t.level = s.territory_level AND t.code = s.territory_code
+WHERE ($15::boolean IS NULL OR s.register_match = $15)
+  AND ($16::text IS NULL OR coalesce(s.proof, 'none') = $16)
 ORDER BY s.id;
 
 -- name: admin_signature

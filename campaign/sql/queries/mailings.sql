@@ -23,21 +23,26 @@ SELECT id, status, kind FROM mailings WHERE id = $1 FOR UPDATE;
 
 -- name: mailing_enqueue_signatories
 -- Every confirmed signatory the filter selects ($2…$15: the arguments of
--- admin_filtered_signatures), once: a second start adds only those who were not queued yet.
+-- admin_filtered_signatures; $16, $17: the levels of proof, as in admin_signatures.sql), once:
+-- a second start adds only those who were not queued yet.
 -- Suspects (not counted until an organiser clears them) are left out.
 INSERT INTO outbox (template, recipient, signature_id, mailing_id, bulk)
 SELECT 'mailing', s.email, s.id, $1, true
 FROM admin_filtered_signatures($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) s
 WHERE s.status = 'confirmed' AND NOT s.suspect
+  AND ($16::boolean IS NULL OR s.register_match = $16)
+  AND ($17::text IS NULL OR coalesce(s.proof, 'none') = $17)
   AND s.email IS NOT NULL  -- anonymised after the campaign's retention: nobody to write to
 ORDER BY s.id
 ON CONFLICT DO NOTHING;
 
 -- name: mailing_audience
--- How many a mailing with this filter would reach now ($1…$14: as above).
+-- How many a mailing with this filter would reach now ($1…$16: as above).
 SELECT count(*)::integer
 FROM admin_filtered_signatures($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) s
-WHERE s.status = 'confirmed' AND NOT s.suspect AND s.email IS NOT NULL;
+WHERE s.status = 'confirmed' AND NOT s.suspect AND s.email IS NOT NULL
+  AND ($15::boolean IS NULL OR s.register_match = $15)
+  AND ($16::text IS NULL OR coalesce(s.proof, 'none') = $16);
 
 -- name: mailing_enqueue_invitations
 -- The campaign's invitees never invited yet and who have not signed ($3: a département or

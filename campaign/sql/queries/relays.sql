@@ -50,7 +50,7 @@ ORDER BY confirmed DESC, pending DESC, r.name, r.id;
 -- What a relay brought ($2): confirmed and pending signatures, newest first. The relay's page
 -- names only those who agreed to be listed.
 SELECT s.given_name, s.family_name, s.mandate, s.territory_level, s.territory_code, s.public,
-       s.status, s.verified, s.confirmed_at, s.created_at
+       s.status, s.verified, s.proof, s.register_match, s.confirmed_at, s.created_at
 FROM signatures s
 WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending') AND NOT s.suspect
   AND s.ref IN (SELECT code FROM relays WHERE id = $2
@@ -62,7 +62,9 @@ LIMIT $3;
 SELECT count(*) FILTER (WHERE s.status = 'confirmed')::integer AS confirmed,
        count(*) FILTER (WHERE s.status = 'pending')::integer AS pending,
        count(*) FILTER (WHERE s.status = 'confirmed' AND s.public)::integer AS listed,
-       count(*) FILTER (WHERE s.status = 'confirmed' AND s.verified)::integer AS verified
+       count(*) FILTER (WHERE s.status = 'confirmed' AND s.verified)::integer AS verified,
+       count(*) FILTER (WHERE s.status = 'confirmed' AND s.register_match)::integer
+           AS register_match
 FROM signatures s
 WHERE s.campaign_id = $1 AND s.status IN ('confirmed', 'pending') AND NOT s.suspect
   AND s.ref IN (SELECT code FROM relays WHERE id = $2
